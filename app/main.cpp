@@ -1,0 +1,157 @@
+// tessera: serves a desktop to remote viewers (serve) or writes one frame of a source (snapshot).
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli_options.h"
+#include "capture/capture_loop.h"
+#include "capture/frame_source.h"
+#include "core/log.h"
+#include "core/png_file.h"
+#include "transport/spice/spice_server.h"
+
+using namespace tessera;
+
+namespace {
+
+struct CommonOptions {
+  std::string source;
+  std::string size = "1280x800";
+  double fps = 30;
+};
+
+void add_source_options(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("--source", o.source,
+                  "Frame source: 'demo' (built-in synthetic desktop) or 'image:PATH' (a PNG shown as a still "
+                  "desktop, pixel for pixel)")
+      ->required();
+  cmd->add_option("--size", o.size, "Desktop size WxH for sources that choose their own size (demo)")
+      ->capture_default_str()
+      ->check([](const std::string& s) { return parse_size(s) ? std::string() : "expected WxH, e.g. 1920x1080"; });
+  cmd->add_option("--fps", o.fps, "Frames per second to capture")->capture_default_str()->check(CLI::Range(1.0, 240.0));
+}
+
+SourceOptions source_options(const CommonOptions& o) { return {*parse_size(o.size), o.fps}; }
+
+int run_snapshot(const CommonOptions& o, uint64_t frame, const std::string& out) {
+  auto source = make_frame_source(o.source, source_options(o));
+  CapturedFrame c;
+  // Sources produce frames in order; the requested one is the last captured.
+  c = source->capture(frame);
+  write_png(*c.frame, out);
+  std::printf("wrote frame %llu of %s to %s\n", static_cast<unsigned long long>(frame),
+              source->description().c_str(), out.c_str());
+  return 0;
+}
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1";
+  uint16_t spice_port = 5930;
+  bool disable_ticketing = false;
+  std::string password_file;
+  int64_t ticket_expiry = 0;
+  bool no_lz4 = false;
+};
+
+int run_serve(const CommonOptions& o, const ServeOptions& s) {
+  // Signals are taken by sigwait below, so every thread started from here leaves them alone.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  auto source = make_frame_source(o.source, source_options(o));
+  TicketPolicy policy = TicketPolicy::disabled();
+  if (!s.password_file.empty()) {
+    std::optional<std::chrono::seconds> lifetime;
+    if (s.ticket_expiry > 0) lifetime = std::chrono::seconds(s.ticket_expiry);
+    policy = TicketPolicy::with_password(read_password_file(s.password_file), lifetime);
+  }
+
+  FrameHub hub;
+  CaptureLoop capture(*source, hub, o.fps);
+  spice::SpiceServerConfig cfg;
+  cfg.listen_address = s.listen;
+  cfg.port = s.spice_port;
+  cfg.channel.server_name = "tessera: " + source->description();
+  cfg.channel.lz4 = !s.no_lz4;
+  spice::SpiceServer server(cfg, hub, std::move(policy), [&](const InputEvent& e) { capture.deliver_input(e); });
+
+  capture.start();
+  server.start();
+  std::string host = s.listen.find(':') != std::string::npos ? "[" + s.listen + "]" : s.listen;
+  std::printf("tessera: serving %s at %.0f fps\n", source->description().c_str(), o.fps);
+  std::printf("tessera: connect with:  remote-viewer spice://%s:%u\n", host.c_str(), unsigned(server.port()));
+  std::printf("tessera: press Ctrl-C to stop\n");
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  spdlog::info("tessera: {} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.stop();
+  capture.stop();
+  hub.close();
+  spdlog::info("tessera: stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tessera: a display encoder service that serves desktops to stock SPICE clients."};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.set_version_flag("--version", "tessera 0.1.0");
+
+  CommonOptions serve_common;
+  ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve a frame source to SPICE clients");
+  add_source_options(serve_cmd, serve_common);
+  serve_cmd->add_option("--listen", serve.listen, "Address to listen on (127.0.0.1 keeps it local)")
+      ->capture_default_str();
+  serve_cmd->add_option("--spice-port", serve.spice_port, "SPICE port (0 picks a free port)")->capture_default_str();
+  auto* no_ticket = serve_cmd->add_flag("--disable-ticketing", serve.disable_ticketing,
+                                        "Let clients connect without a password");
+  auto* pw = serve_cmd->add_option("--password-file", serve.password_file,
+                                   "File whose first line is the password clients must give (at most 60 "
+                                   "characters; keep it chmod 600)")
+                 ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--ticket-expiry", serve.ticket_expiry,
+                        "Seconds after start when the password stops working (0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(pw);
+  serve_cmd->add_flag("--no-lz4", serve.no_lz4, "Send uncompressed bitmaps even to clients that decode LZ4");
+  no_ticket->excludes(pw);
+  serve_cmd->callback([&] {
+    if (!serve.disable_ticketing && serve.password_file.empty())
+      throw CLI::ValidationError("authentication",
+                                 "choose --password-file FILE, or --disable-ticketing to let anyone connect");
+  });
+
+  CommonOptions snap_common;
+  uint64_t snap_frame = 0;
+  std::string snap_out;
+  auto* snap_cmd = app.add_subcommand("snapshot", "Write the frame a source produces to a PNG file");
+  add_source_options(snap_cmd, snap_common);
+  snap_cmd->add_option("--frame", snap_frame, "Frame index (tick) to capture")->capture_default_str();
+  snap_cmd->add_option("--out", snap_out, "PNG file to write")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  set_log_level(log_level);
+
+  try {
+    if (serve_cmd->parsed()) return run_serve(serve_common, serve);
+    if (snap_cmd->parsed()) return run_snapshot(snap_common, snap_frame, snap_out);
+  } catch (const std::exception& e) {
+    spdlog::error("tessera: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

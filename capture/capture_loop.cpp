@@ -1,0 +1,60 @@
+#include "capture/capture_loop.h"
+
+#include "core/log.h"
+
+namespace tessera {
+
+namespace {
+bool same_cursor(const CursorState& a, const CursorState& b) {
+  auto serial = [](const CursorState& c) { return c.image ? c.image->serial : 0; };
+  return a.image == b.image && serial(a) == serial(b) && a.x == b.x && a.y == b.y && a.visible == b.visible;
+}
+}  // namespace
+
+CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps)
+    : source_(source), hub_(hub), clock_(fps) {}
+
+CaptureLoop::~CaptureLoop() { stop(); }
+
+void CaptureLoop::tick(uint64_t index) {
+  std::lock_guard lock(source_mu_);
+  CapturedFrame c = source_.capture(index);
+  if (c.frame) hub_.publish(c.frame, c.damage);
+  if (auto cur = source_.cursor(index); cur && (!last_cursor_ || !same_cursor(*cur, *last_cursor_))) {
+    hub_.publish_cursor(*cur);
+    last_cursor_ = cur;
+  }
+  frames_.fetch_add(1);
+}
+
+void CaptureLoop::start() {
+  uint64_t index = 0;
+  clock_.wait_next({}, index);
+  tick(index);
+  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+}
+
+void CaptureLoop::run(std::stop_token st) {
+  uint64_t index = 0;
+  while (clock_.wait_next(st, index)) {
+    try {
+      tick(index);
+    } catch (const std::exception& e) {
+      spdlog::error("capture: frame {} failed: {}", index, e.what());
+    }
+  }
+}
+
+void CaptureLoop::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+}
+
+void CaptureLoop::deliver_input(const InputEvent& e) {
+  std::lock_guard lock(source_mu_);
+  source_.handle_input(e);
+}
+
+}  // namespace tessera

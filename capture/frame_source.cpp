@@ -1,0 +1,20 @@
+#include "capture/frame_source.h"
+
+#include <stdexcept>
+
+#include "capture/demo_source.h"
+#include "capture/image_source.h"
+
+namespace tessera {
+
+std::unique_ptr<FrameSource> make_frame_source(const std::string& spec, const SourceOptions& opts) {
+  if (spec == "demo") return std::make_unique<DemoSource>(opts.size, opts.fps);
+  if (spec.rfind("image:", 0) == 0) {
+    std::string path = spec.substr(6);
+    if (path.empty()) throw std::invalid_argument("image source needs a path: image:PATH");
+    return std::make_unique<ImageSource>(path);
+  }
+  throw std::invalid_argument("unknown source '" + spec + "' (expected demo or image:PATH)");
+}
+
+}  // namespace tessera

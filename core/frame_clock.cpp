@@ -1,0 +1,39 @@
+#include "core/frame_clock.h"
+
+#include <stdexcept>
+
+namespace tessera {
+
+uint32_t monotonic_ms() {
+  auto t = std::chrono::steady_clock::now().time_since_epoch();
+  return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(t).count());
+}
+
+FrameClock::FrameClock(double fps) : fps_(fps) {
+  if (!(fps > 0.0 && fps <= 1000.0)) throw std::invalid_argument("fps must be in (0, 1000]");
+  interval_ = std::chrono::nanoseconds(int64_t(1e9 / fps));
+  start_ = std::chrono::steady_clock::now();
+}
+
+uint64_t FrameClock::current_index() const {
+  auto elapsed = std::chrono::steady_clock::now() - start_;
+  return uint64_t(elapsed / interval_);
+}
+
+bool FrameClock::wait_next(std::stop_token stop, uint64_t& index) {
+  if (first_) {
+    first_ = false;
+    last_ = 0;
+    index = 0;
+    return !stop.stop_requested();
+  }
+  uint64_t next = std::max(last_ + 1, current_index());
+  auto deadline = start_ + interval_ * int64_t(next);
+  std::unique_lock lock(mu_);
+  if (cv_.wait_until(lock, stop, deadline, [] { return false; }), stop.stop_requested()) return false;
+  last_ = next;
+  index = next;
+  return true;
+}
+
+}  // namespace tessera

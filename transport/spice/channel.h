@@ -1,0 +1,110 @@
+#pragma once
+// One linked SPICE channel connection: message framing (mini or full header), the common
+// messages every channel shares, ACK-window flow control, and a precise log line whenever the
+// connection ends for a reason other than the client leaving cleanly.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/frame_hub.h"
+#include "core/input_event.h"
+#include "transport/spice/link.h"
+#include "transport/spice/socket.h"
+
+namespace tessera::spice {
+
+class Channel;
+
+// A client's set of channels, tied together by the session id the main channel hands out.
+class Session {
+ public:
+  explicit Session(uint32_t id) : id_(id) {}
+  uint32_t id() const { return id_; }
+  std::atomic<uint32_t> mouse_mode{SPICE_MOUSE_MODE_CLIENT};
+  // False when the session already ended.
+  bool attach(const std::shared_ptr<Channel>& ch);
+  void close_all();
+
+ private:
+  uint32_t id_;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Channel>> channels_;
+  bool closed_ = false;
+};
+
+struct ChannelSettings {
+  std::string server_name = "tessera";
+  uint32_t ack_window = 20;
+  size_t max_message_bytes = 1 << 20;
+  std::chrono::milliseconds message_timeout{30000};  // for the rest of a message once it began
+  std::chrono::milliseconds mm_time_interval{5000};
+  std::chrono::milliseconds ping_interval{10000};
+  bool lz4 = true;  // offer LZ4 images to clients that can decode them
+};
+
+// What every channel may use from the server.
+struct ChannelContext {
+  ChannelSettings settings;
+  FrameHub* hub = nullptr;
+  InputSink input;
+};
+
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  Channel(ChannelContext& ctx, std::shared_ptr<Session> session, std::unique_ptr<Socket> socket, LinkMessage link);
+  virtual ~Channel();
+
+  // Runs the channel until the connection ends; returns normally in every case.
+  void run();
+  // Ends the connection from any thread.
+  void close();
+  // Sends one message; throws ProtocolError if the connection is gone.
+  void send(uint16_t type, std::span<const uint8_t> body);
+  std::string tag() const;
+  const LinkMessage& link() const { return link_; }
+
+  // Capabilities this server offers on a channel of the given type.
+  static Caps server_channel_caps(uint8_t type);
+
+ protected:
+  virtual void on_start() {}
+  virtual void on_message(uint16_t type, WireReader& body) = 0;
+  // Called about once a second while the client is quiet.
+  virtual void on_idle() {}
+  virtual void on_stop() {}
+
+  bool client_has_cap(unsigned bit) const { return has_cap(link_.channel_caps, bit); }
+  // Starts ACK-window flow control: SET_ACK now, then the sender waits for ACKs.
+  void enable_ack_window();
+  // Sender side: waits while more than two windows of messages are unacknowledged.
+  // Returns false once the channel closed.
+  bool wait_for_ack_window();
+  bool closed() const { return closed_.load(); }
+
+  ChannelContext& ctx_;
+  std::shared_ptr<Session> session_;
+
+ private:
+  void handle_common(uint16_t type, WireReader& body);
+  void read_loop();
+
+  std::unique_ptr<Socket> socket_;
+  LinkMessage link_;
+  bool mini_header_;
+  std::mutex send_mu_;
+  uint64_t serial_ = 0;
+  std::atomic<bool> closed_{false};
+
+  std::mutex ack_mu_;
+  std::condition_variable ack_cv_;
+  bool ack_enabled_ = false;
+  uint32_t ack_generation_ = 0;
+  uint32_t client_generation_ = 0;
+  uint64_t unacked_ = 0;
+};
+
+}  // namespace tessera::spice

@@ -1,0 +1,108 @@
+#include "transport/spice/display_channel.h"
+
+#include "core/log.h"
+#include "transport/spice/messages.h"
+
+namespace tessera::spice {
+
+namespace {
+// Below this many pixels compression costs more than it saves.
+constexpr int64_t kMinLz4Pixels = 256;
+// More rectangles than this go as their bounding box: fewer, larger draws are cheaper.
+constexpr size_t kMaxRectsPerUpdate = 32;
+}  // namespace
+
+DisplayChannel::~DisplayChannel() {
+  if (sender_.joinable()) sender_.join();
+}
+
+void DisplayChannel::on_start() {
+  enable_ack_window();
+  sub_ = ctx_.hub->subscribe();
+  sender_ = std::thread([this] { send_loop(); });
+}
+
+void DisplayChannel::on_stop() {
+  if (sub_) sub_->close();
+  if (sender_.joinable()) sender_.join();
+}
+
+void DisplayChannel::on_message(uint16_t type, WireReader& body) {
+  switch (type) {
+    case SPICE_MSGC_DISPLAY_INIT:
+      body.u8();   // pixmap cache id
+      body.u64();  // pixmap cache size: we send no cacheable images
+      body.u8();   // GLZ dictionary id
+      body.u32();  // GLZ window: we send no GLZ images
+      break;
+    case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {
+      uint8_t c = body.u8();
+      preferred_compression_ = c;
+      spdlog::debug("{}: client prefers image compression {}", tag(), c);
+      break;
+    }
+    case SPICE_MSGC_DISPLAY_STREAM_REPORT:
+    case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE:
+    case SPICE_MSGC_DISPLAY_GL_DRAW_DONE:
+      break;  // no video streams yet
+    default:
+      spdlog::debug("{}: ignoring display message {}", tag(), type);
+  }
+}
+
+void DisplayChannel::send_rect(const Frame& f, const Rect& r) {
+  bool lz4 = ctx_.settings.lz4 && client_has_cap(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) &&
+             preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF && r.area() >= kMinLz4Pixels;
+  if (lz4) {
+    Body b = draw_copy_lz4(f, r, next_image_id_++, lz4_);
+    if (!b.empty()) {
+      send(SPICE_MSG_DISPLAY_DRAW_COPY, b);
+      return;
+    }
+  }
+  send(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_bitmap(f, r, next_image_id_++));
+}
+
+void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
+  const Frame& f = *u.frame;
+  bool new_surface = u.resized || !surface_created_;
+  if (new_surface) {
+    if (surface_created_) send(SPICE_MSG_DISPLAY_SURFACE_DESTROY, surface_destroy(0));
+    send(SPICE_MSG_DISPLAY_SURFACE_CREATE, surface_create(0, uint32_t(f.width()), uint32_t(f.height())));
+    surface_created_ = true;
+    spdlog::info("{}: primary surface {}x{}", tag(), f.width(), f.height());
+  }
+  std::vector<Rect> rects = u.damage.rects();
+  if (rects.size() > kMaxRectsPerUpdate) rects = {u.damage.bounds()};
+  for (const Rect& r : rects) {
+    if (!wait_for_ack_window()) return;
+    send_rect(f, r);
+  }
+  if (new_surface) {
+    // remote-viewer shows the display once it has the monitor layout and a MARK.
+    send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, monitors_config(uint32_t(f.width()), uint32_t(f.height())));
+    send(SPICE_MSG_DISPLAY_MARK, {});
+  }
+}
+
+void DisplayChannel::send_loop() {
+  try {
+    while (!closed()) {
+      if (!sub_->wait(std::chrono::milliseconds(500))) {
+        if (sub_->closed()) break;
+        continue;
+      }
+      if (!wait_for_ack_window()) break;
+      if (auto u = sub_->take_frame()) send_update(*u);
+      sub_->take_cursor();  // the cursor channel shows the pointer
+    }
+  } catch (const ProtocolError& e) {
+    if (!closed()) spdlog::warn("{}: {}; closing the connection", tag(), e.what());
+    close();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: internal error while sending: {}; closing the connection", tag(), e.what());
+    close();
+  }
+}
+
+}  // namespace tessera::spice

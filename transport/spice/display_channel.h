@@ -1,0 +1,37 @@
+#pragma once
+// The display channel: the primary surface, a full lossless first frame, then the damaged
+// rectangles of each new frame as DRAW_COPY (LZ4 when the client decodes it and it pays off,
+// uncompressed bitmaps otherwise). A sender thread per client takes the newest frame when the
+// client's ACK window allows, so a slow client skips frames instead of queueing them.
+#include <atomic>
+#include <thread>
+
+#include "encode/lz4_image_encoder.h"
+#include "transport/spice/channel.h"
+
+namespace tessera::spice {
+
+class DisplayChannel : public Channel {
+ public:
+  using Channel::Channel;
+  ~DisplayChannel() override;
+
+ protected:
+  void on_start() override;
+  void on_message(uint16_t type, WireReader& body) override;
+  void on_stop() override;
+
+ private:
+  void send_loop();
+  void send_update(const Subscription::FrameUpdate& u);
+  void send_rect(const Frame& f, const Rect& r);
+
+  std::shared_ptr<Subscription> sub_;
+  std::thread sender_;
+  std::atomic<uint8_t> preferred_compression_{SPICE_IMAGE_COMPRESSION_LZ4};
+  bool surface_created_ = false;
+  uint64_t next_image_id_ = 1;
+  Lz4ImageEncoder lz4_;
+};
+
+}  // namespace tessera::spice

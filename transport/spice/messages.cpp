@@ -1,0 +1,145 @@
+#include "transport/spice/messages.h"
+
+#include <algorithm>
+
+namespace tessera::spice {
+
+namespace {
+
+// DisplayBase with clip NONE + DRAW_COPY fields up to the image, which follows at offset 57.
+void draw_copy_head(WireWriter& w, const Rect& r) {
+  w.u32(0).rect(r).u8(SPICE_CLIP_TYPE_NONE);
+  w.u32(kDrawCopyFixedBytes);                      // src_bitmap: offset of the image in the body
+  w.rect(Rect{0, 0, r.width, r.height});           // src_area within the image
+  w.u16(SPICE_ROPD_OP_PUT).u8(SPICE_IMAGE_SCALE_MODE_NEAREST);
+  w.u8(0).i32(0).i32(0).u32(0);                    // no mask
+}
+
+void image_descriptor(WireWriter& w, uint64_t id, uint8_t type, const Rect& r) {
+  w.u64(id).u8(type).u8(0).u32(uint32_t(r.width)).u32(uint32_t(r.height));
+}
+
+void cursor_shape(WireWriter& w, const CursorState& c) {
+  if (!c.image) {
+    w.u16(SPICE_CURSOR_FLAGS_NONE);
+    return;
+  }
+  const CursorImage& img = *c.image;
+  w.u16(0);
+  w.u64(img.serial).u8(SPICE_CURSOR_TYPE_ALPHA);
+  w.u16(uint16_t(img.width)).u16(uint16_t(img.height));
+  w.u16(uint16_t(std::clamp(img.hot_x, 0, std::max(0, img.width - 1))));
+  w.u16(uint16_t(std::clamp(img.hot_y, 0, std::max(0, img.height - 1))));
+  for (uint32_t px : img.argb) w.u32(px);  // 32-bit ARGB, little-endian (B, G, R, A in memory)
+}
+
+int16_t clamp16(int32_t v) { return int16_t(std::clamp(v, -32768, 32767)); }
+
+}  // namespace
+
+Body set_ack(uint32_t generation, uint32_t window) { return WireWriter().u32(generation).u32(window).take(); }
+Body ping(uint32_t id, uint64_t timestamp) { return WireWriter().u32(id).u64(timestamp).take(); }
+
+Body main_init(const MainInit& m) {
+  return WireWriter()
+      .u32(m.session_id)
+      .u32(m.display_channels_hint)
+      .u32(m.supported_mouse_modes)
+      .u32(m.current_mouse_mode)
+      .u32(m.agent_connected)
+      .u32(m.agent_tokens)
+      .u32(m.multi_media_time)
+      .u32(m.ram_hint)
+      .take();
+}
+
+Body main_channels_list(const std::vector<std::pair<uint8_t, uint8_t>>& channels) {
+  WireWriter w;
+  w.u32(uint32_t(channels.size()));
+  for (auto [type, id] : channels) w.u8(type).u8(id);
+  return w.take();
+}
+
+Body main_mouse_mode(uint16_t supported, uint16_t current) { return WireWriter().u16(supported).u16(current).take(); }
+Body main_multi_media_time(uint32_t mm_time) { return WireWriter().u32(mm_time).take(); }
+
+Body main_name(const std::string& name) {
+  WireWriter w;
+  w.u32(uint32_t(name.size() + 1));
+  w.bytes({reinterpret_cast<const uint8_t*>(name.data()), name.size()}).u8(0);
+  return w.take();
+}
+
+Body main_uuid(const std::array<uint8_t, 16>& uuid) { return WireWriter().bytes(uuid).take(); }
+
+Body surface_create(uint32_t surface_id, uint32_t width, uint32_t height) {
+  return WireWriter()
+      .u32(surface_id)
+      .u32(width)
+      .u32(height)
+      .u32(SPICE_SURFACE_FMT_32_xRGB)
+      .u32(SPICE_SURFACE_FLAGS_PRIMARY)
+      .take();
+}
+
+Body surface_destroy(uint32_t surface_id) { return WireWriter().u32(surface_id).take(); }
+
+Body monitors_config(uint32_t width, uint32_t height) {
+  WireWriter w;
+  w.u16(1).u16(1);
+  w.u32(0).u32(0).u32(width).u32(height).u32(0).u32(0).u32(0);
+  return w.take();
+}
+
+Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id) {
+  WireWriter w;
+  size_t row_bytes = size_t(r.width) * 4;
+  w.reserve(kDrawCopyFixedBytes + 18 + 18 + row_bytes * size_t(r.height));
+  draw_copy_head(w, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_BITMAP, r);
+  w.u8(SPICE_BITMAP_FMT_32BIT).u8(SPICE_BITMAP_FLAGS_TOP_DOWN);
+  w.u32(uint32_t(r.width)).u32(uint32_t(r.height)).u32(uint32_t(row_bytes)).u32(0);
+  auto& buf = w.buffer();
+  size_t at = buf.size();
+  buf.resize(at + row_bytes * size_t(r.height));
+  for (int32_t y = 0; y < r.height; ++y)
+    std::memcpy(buf.data() + at + size_t(y) * row_bytes, f.row(r.y + y) + r.x, row_bytes);
+  return w.take();
+}
+
+Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc) {
+  WireWriter w;
+  draw_copy_head(w, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_LZ4, r);
+  size_t size_at = w.size();
+  w.u32(0);  // data size, patched below
+  w.u8(1).u8(SPICE_BITMAP_FMT_32BIT);  // top-down, BGRX rows
+  size_t compressed = enc.encode(f, r, [&](std::span<const uint8_t> block) {
+    w.u32_be(uint32_t(block.size())).bytes(block);
+  });
+  size_t raw = size_t(r.width) * 4 * size_t(r.height);
+  if (compressed + 64 >= raw) return {};  // incompressible: the bitmap is cheaper to decode
+  w.patch_u32(size_at, uint32_t(w.size() - size_at - 4));
+  return w.take();
+}
+
+Body inputs_init(uint16_t modifiers) { return WireWriter().u16(modifiers).take(); }
+Body inputs_key_modifiers(uint16_t modifiers) { return WireWriter().u16(modifiers).take(); }
+
+Body cursor_init(const CursorState& c) {
+  WireWriter w;
+  w.i16(clamp16(c.x)).i16(clamp16(c.y)).u16(0).u16(0).u8(c.visible ? 1 : 0);
+  cursor_shape(w, c);
+  return w.take();
+}
+
+Body cursor_set(const CursorState& c) {
+  WireWriter w;
+  w.i16(clamp16(c.x)).i16(clamp16(c.y)).u8(c.visible ? 1 : 0);
+  cursor_shape(w, c);
+  return w.take();
+}
+
+Body cursor_move(int32_t x, int32_t y) { return WireWriter().i16(clamp16(x)).i16(clamp16(y)).take(); }
+
+}  // namespace tessera::spice

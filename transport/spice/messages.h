@@ -1,0 +1,61 @@
+#pragma once
+// Bodies of the messages the server sends, laid out as spice.proto marshals them.
+#include <spice/enums.h>
+#include <spice/protocol.h>
+
+#include <array>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/cursor.h"
+#include "core/frame.h"
+#include "encode/lz4_image_encoder.h"
+#include "transport/spice/wire.h"
+
+namespace tessera::spice {
+
+using Body = std::vector<uint8_t>;
+
+// Common to every channel.
+Body set_ack(uint32_t generation, uint32_t window);
+Body ping(uint32_t id, uint64_t timestamp);
+
+// Main channel.
+struct MainInit {
+  uint32_t session_id = 0;
+  uint32_t display_channels_hint = 1;
+  uint32_t supported_mouse_modes = SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_CLIENT;
+  uint32_t current_mouse_mode = SPICE_MOUSE_MODE_CLIENT;
+  uint32_t agent_connected = 0;
+  uint32_t agent_tokens = 10;
+  uint32_t multi_media_time = 0;
+  uint32_t ram_hint = 16 * 1024 * 1024;
+};
+Body main_init(const MainInit& m);
+Body main_channels_list(const std::vector<std::pair<uint8_t, uint8_t>>& channels);
+Body main_mouse_mode(uint16_t supported, uint16_t current);
+Body main_multi_media_time(uint32_t mm_time);
+Body main_name(const std::string& name);
+Body main_uuid(const std::array<uint8_t, 16>& uuid);
+
+// Display channel.
+Body surface_create(uint32_t surface_id, uint32_t width, uint32_t height);
+Body surface_destroy(uint32_t surface_id);
+Body monitors_config(uint32_t width, uint32_t height);
+// DRAW_COPY of `r` from `f` to the same place on surface 0: uncompressed top-down 32-bit bitmap.
+Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id);
+// The same with an LZ4 image; falls back to nothing (empty body) if LZ4 does not pay off.
+Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc);
+constexpr size_t kDrawCopyFixedBytes = 57;  // up to the image descriptor
+
+// Inputs channel.
+Body inputs_init(uint16_t modifiers);
+Body inputs_key_modifiers(uint16_t modifiers);
+
+// Cursor channel. `c.image` null means no cursor shape (flags NONE).
+Body cursor_init(const CursorState& c);
+Body cursor_set(const CursorState& c);
+Body cursor_move(int32_t x, int32_t y);
+
+}  // namespace tessera::spice

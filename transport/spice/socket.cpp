@@ -1,0 +1,139 @@
+#include "transport/spice/socket.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "transport/spice/wire.h"
+
+namespace tessera::spice {
+
+namespace {
+std::string describe_peer(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  char host[NI_MAXHOST] = {}, serv[NI_MAXSERV] = {};
+  if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return "?";
+  return ss.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + serv : std::string(host) + ":" + serv;
+}
+}  // namespace
+
+Socket::Socket(int fd) : fd_(fd), peer_(describe_peer(fd)) {
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+Socket::~Socket() { ::close(fd_); }
+
+bool Socket::wait_readable(std::chrono::milliseconds timeout) {
+  pollfd p{fd_, POLLIN, 0};
+  int r;
+  do r = ::poll(&p, 1, int(timeout.count()));
+  while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+void Socket::read_exact(void* buf, size_t n, std::chrono::milliseconds timeout, const char* what) {
+  auto* p = static_cast<uint8_t*>(buf);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  size_t got = 0;
+  while (got < n) {
+    if (timeout.count() > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !wait_readable(left))
+        throw ProtocolError(std::string("timed out waiting for ") + what + " (" + std::to_string(got) + " of " +
+                            std::to_string(n) + " bytes arrived)");
+    }
+    ssize_t r = ::recv(fd_, p + got, n - got, 0);
+    if (r == 0)
+      throw ProtocolError(std::string("client closed the connection ") +
+                          (got ? "in the middle of " : "while waiting for ") + what + " (" + std::to_string(got) +
+                          " of " + std::to_string(n) + " bytes)");
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw ProtocolError(std::string("read error during ") + what + ": " + std::strerror(errno));
+    }
+    got += size_t(r);
+  }
+}
+
+void Socket::write_locked(std::span<const uint8_t> data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t r = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        throw ProtocolError("client stopped reading: send timed out");
+      throw ProtocolError(std::string("write error: ") + std::strerror(errno));
+    }
+    sent += size_t(r);
+  }
+}
+
+void Socket::write_all(std::span<const uint8_t> data) {
+  std::lock_guard lock(write_mu_);
+  write_locked(data);
+}
+
+void Socket::write_all(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  std::lock_guard lock(write_mu_);
+  write_locked(a);
+  write_locked(b);
+}
+
+void Socket::set_send_timeout(std::chrono::milliseconds t) {
+  timeval tv{};
+  tv.tv_sec = t.count() / 1000;
+  tv.tv_usec = (t.count() % 1000) * 1000;
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+void Socket::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
+
+int listen_tcp(const std::string& address, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string svc = std::to_string(port);
+  int rc = getaddrinfo(address.empty() ? nullptr : address.c_str(), svc.c_str(), &hints, &res);
+  if (rc != 0) throw std::runtime_error("cannot resolve listen address '" + address + "': " + gai_strerror(rc));
+  std::string err = "no usable address";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 64) == 0) {
+      freeaddrinfo(res);
+      return fd;
+    }
+    err = std::strerror(errno);
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  throw std::runtime_error("cannot listen on " + address + ":" + svc + ": " + err);
+}
+
+uint16_t local_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+}  // namespace tessera::spice

@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
   snap_cmd->add_option("--out", snap_out, "PNG file to write")->required();
 
   CLI11_PARSE(app, argc, argv);
+  init_logging();
   set_log_level(log_level);
 
   try {

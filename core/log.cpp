@@ -1,6 +1,10 @@
 #include "core/log.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+
 namespace tessera {
+
+void init_logging() { spdlog::set_default_logger(spdlog::stderr_color_mt("tessera")); }
 
 bool set_log_level(std::string_view name) {
   auto level = spdlog::level::from_str(std::string(name));

@@ -7,6 +7,8 @@
 
 namespace tessera {
 
+// Sends the log to standard error (standard output is for what the program reports).
+void init_logging();
 // Sets the level by name (trace, debug, info, warn, error, off); false on an unknown name.
 bool set_log_level(std::string_view name);
 

@@ -149,6 +149,7 @@ void Channel::read_loop() {
       handle_common(type, r);
     else
       on_message(type, r);
+    if (!socket_->wait_readable(std::chrono::milliseconds(0))) on_drained();
   }
 }
 

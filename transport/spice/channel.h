@@ -75,6 +75,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   virtual void on_message(uint16_t type, WireReader& body) = 0;
   // Called about once a second while the client is quiet.
   virtual void on_idle() {}
+  // Called after a message when no further bytes are waiting: the client's burst is handled.
+  virtual void on_drained() {}
   virtual void on_stop() {}
 
   bool client_has_cap(unsigned bit) const { return has_cap(link_.channel_caps, bit); }

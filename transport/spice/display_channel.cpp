@@ -10,6 +10,7 @@ namespace {
 constexpr int64_t kMinLz4Pixels = 256;
 // More rectangles than this go as their bounding box: fewer, larger draws are cheaper.
 constexpr size_t kMaxRectsPerUpdate = 32;
+constexpr std::chrono::milliseconds kClientInitWait{500};
 }  // namespace
 
 DisplayChannel::~DisplayChannel() {
@@ -29,12 +30,15 @@ void DisplayChannel::on_stop() {
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {
   switch (type) {
-    case SPICE_MSGC_DISPLAY_INIT:
+    case SPICE_MSGC_DISPLAY_INIT: {
       body.u8();   // pixmap cache id
       body.u64();  // pixmap cache size: we send no cacheable images
       body.u8();   // GLZ dictionary id
       body.u32();  // GLZ window: we send no GLZ images
+      std::lock_guard lock(init_mu_);
+      init_received_ = true;
       break;
+    }
     case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {
       uint8_t c = body.u8();
       preferred_compression_ = c;
@@ -48,6 +52,21 @@ void DisplayChannel::on_message(uint16_t type, WireReader& body) {
     default:
       spdlog::debug("{}: ignoring display message {}", tag(), type);
   }
+}
+
+void DisplayChannel::on_drained() {
+  std::lock_guard lock(init_mu_);
+  if (init_received_ && !client_ready_) {
+    client_ready_ = true;
+    init_cv_.notify_all();
+  }
+}
+
+bool DisplayChannel::wait_for_client_init() {
+  std::unique_lock lock(init_mu_);
+  // Clients that never send INIT still get their picture, a moment later.
+  init_cv_.wait_for(lock, kClientInitWait, [&] { return client_ready_ || closed(); });
+  return !closed();
 }
 
 void DisplayChannel::send_rect(const Frame& f, const Rect& r) {
@@ -87,6 +106,7 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
 
 void DisplayChannel::send_loop() {
   try {
+    if (!wait_for_client_init()) return;
     while (!closed()) {
       if (!sub_->wait(std::chrono::milliseconds(500))) {
         if (sub_->closed()) break;

@@ -20,11 +20,20 @@ class DisplayChannel : public Channel {
   void on_start() override;
   void on_message(uint16_t type, WireReader& body) override;
   void on_stop() override;
+  void on_drained() override;
 
  private:
   void send_loop();
   void send_update(const Subscription::FrameUpdate& u);
   void send_rect(const Frame& f, const Rect& r);
+
+  // The first frame waits (briefly) for the client's INIT and whatever it sent with it, so
+  // that a compression preference applies from the first picture on.
+  bool wait_for_client_init();
+  std::mutex init_mu_;
+  std::condition_variable init_cv_;
+  bool init_received_ = false;
+  bool client_ready_ = false;
 
   std::shared_ptr<Subscription> sub_;
   std::thread sender_;

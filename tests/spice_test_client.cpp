@@ -1,0 +1,303 @@
+#include "tests/spice_test_client.h"
+
+#include <arpa/inet.h>
+#include <lz4.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "auth/ticket_key.h"
+#include "transport/spice/wire.h"
+
+namespace tessera::test {
+
+using namespace tessera::spice;
+
+RawConn::RawConn(uint16_t port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+RawConn::~RawConn() { ::close(fd_); }
+
+void RawConn::send(std::span<const uint8_t> data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t r = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (r <= 0) throw std::runtime_error("send failed");
+    off += size_t(r);
+  }
+}
+
+bool RawConn::recv(void* buf, size_t n, int timeout_ms) {
+  auto* p = static_cast<uint8_t*>(buf);
+  size_t got = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (got < n) {
+    int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    pollfd pf{fd_, POLLIN, 0};
+    if (left <= 0 || ::poll(&pf, 1, left) <= 0) return false;
+    ssize_t r = ::recv(fd_, p + got, n - got, 0);
+    if (r <= 0) return false;
+    got += size_t(r);
+  }
+  return true;
+}
+
+bool RawConn::wait_closed(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  uint8_t buf[65536];
+  while (true) {
+    int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    pollfd pf{fd_, POLLIN, 0};
+    if (left <= 0 || ::poll(&pf, 1, left) <= 0) return false;
+    ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+    if (r <= 0) return true;
+  }
+}
+
+void RawConn::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+void RawConn::set_receive_buffer(int bytes) { setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
+
+std::unique_ptr<ChannelClient> ChannelClient::open(uint16_t port, uint32_t connection_id, uint8_t type,
+                                                   const std::string& password, const Caps& channel_caps,
+                                                   LinkOutcome* outcome) {
+  LinkOutcome local;
+  LinkOutcome& out = outcome ? *outcome : local;
+  auto c = std::make_unique<ChannelClient>(port);
+  Caps common;
+  set_cap(common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+  set_cap(common, SPICE_COMMON_CAP_AUTH_SPICE);
+  set_cap(common, SPICE_COMMON_CAP_MINI_HEADER);
+  c->conn_.send(build_link_request(connection_id, type, 0, common, channel_caps));
+  uint8_t header[16];
+  if (!c->conn_.recv(header, 16)) return nullptr;
+  WireReader h(header, "reply header");
+  h.u32();
+  h.u32();
+  h.u32();
+  uint32_t size = h.u32();
+  if (size < 178 || size > 4096) return nullptr;
+  std::vector<uint8_t> reply(size);
+  if (!c->conn_.recv(reply.data(), size)) return nullptr;
+  WireReader r(reply, "reply");
+  out.reply_error = r.u32();
+  auto key = r.bytes(162);
+  uint32_t ncommon = r.u32(), nchannel = r.u32(), offset = r.u32();
+  WireReader caps(std::span<const uint8_t>(reply).subspan(offset), "caps");
+  for (uint32_t i = 0; i < ncommon; ++i) out.common_caps.push_back(caps.u32());
+  for (uint32_t i = 0; i < nchannel; ++i) out.channel_caps.push_back(caps.u32());
+  if (out.reply_error != SPICE_LINK_ERR_OK) return nullptr;
+  std::vector<uint8_t> plain(password.begin(), password.end());
+  plain.push_back(0);
+  auto ticket = TicketKey::encrypt_for(key, plain);
+  c->conn_.send(WireWriter().u32(SPICE_COMMON_CAP_AUTH_SPICE).take());
+  c->conn_.send(ticket);
+  uint8_t result[4];
+  if (!c->conn_.recv(result, 4)) return nullptr;
+  out.auth_result = WireReader(result, "result").u32();
+  if (out.auth_result != SPICE_LINK_ERR_OK) return nullptr;
+  return c;
+}
+
+std::optional<ChannelClient::Message> ChannelClient::read(int timeout_ms) {
+  uint8_t h[6];
+  if (!conn_.recv(h, 6, timeout_ms)) return std::nullopt;
+  WireReader r(h, "header");
+  Message m;
+  m.type = r.u16();
+  uint32_t size = r.u32();
+  if (size > (256u << 20)) return std::nullopt;
+  m.body.resize(size);
+  if (size && !conn_.recv(m.body.data(), size, timeout_ms)) return std::nullopt;
+  return m;
+}
+
+void ChannelClient::write(uint16_t type, std::span<const uint8_t> body) {
+  WireWriter w;
+  w.u16(type).u32(uint32_t(body.size())).bytes(body);
+  conn_.send(w.buffer());
+}
+
+DisplayClient::DisplayClient(uint16_t port, Options opts) {
+  Caps main_caps;
+  set_cap(main_caps, SPICE_MAIN_CAP_NAME_AND_UUID);
+  main_ = ChannelClient::open(port, 0, SPICE_CHANNEL_MAIN, opts.password, main_caps);
+  if (!main_) {
+    error = "main channel link failed";
+    return;
+  }
+  while (auto m = main_->read()) {
+    if (m->type == SPICE_MSG_MAIN_INIT) {
+      session_id = WireReader(m->body, "init").u32();
+      break;
+    }
+  }
+  if (!session_id) {
+    error = "no MAIN_INIT";
+    return;
+  }
+  main_->write(SPICE_MSGC_MAIN_ATTACH_CHANNELS);
+  Caps display_caps;
+  set_cap(display_caps, SPICE_DISPLAY_CAP_MONITORS_CONFIG);
+  if (opts.lz4) set_cap(display_caps, SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
+  display_ = ChannelClient::open(port, session_id, SPICE_CHANNEL_DISPLAY, opts.password, display_caps);
+  if (!display_) {
+    error = "display channel link failed";
+    return;
+  }
+  // What spice-gtk sends first: cache sizes it will never be asked to use.
+  display_->write(SPICE_MSGC_DISPLAY_INIT, WireWriter().u8(1).u64(20 << 20).u8(1).u32(1 << 20).take());
+}
+
+DisplayClient::~DisplayClient() { stop(); }
+
+void DisplayClient::start() {
+  if (!display_) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void DisplayClient::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+bool DisplayClient::wait_until(const std::function<bool(const DisplayClient&)>& pred, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu_);
+      if (pred(*this)) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::lock_guard lock(mu_);
+  return pred(*this);
+}
+
+void DisplayClient::loop() {
+  while (!stop_) {
+    auto m = display_->read(200);
+    if (!m) {
+      // A timeout is fine; a closed connection ends the loop.
+      pollfd pf{display_->conn().fd(), POLLIN, 0};
+      if (::poll(&pf, 1, 0) > 0) {
+        char b;
+        if (::recv(display_->conn().fd(), &b, 1, MSG_PEEK) <= 0) {
+          std::lock_guard lock(mu_);
+          error = "display connection closed";
+          return;
+        }
+      }
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    try {
+      apply(*m);
+    } catch (const std::exception& e) {
+      error = e.what();
+      return;
+    }
+    if (ack_window_ && ++ack_count_ % ack_window_ == 0) display_->write(SPICE_MSGC_ACK);
+  }
+}
+
+void DisplayClient::apply(const ChannelClient::Message& m) {
+  WireReader r(m.body, "display message");
+  switch (m.type) {
+    case SPICE_MSG_SET_ACK: {
+      uint32_t gen = r.u32();
+      ack_window_ = r.u32();
+      ack_count_ = 0;
+      display_->write(SPICE_MSGC_ACK_SYNC, WireWriter().u32(gen).take());
+      return;  // SET_ACK itself is not counted
+    }
+    case SPICE_MSG_DISPLAY_SURFACE_CREATE: {
+      r.u32();
+      int32_t w = int32_t(r.u32()), h = int32_t(r.u32());
+      if (r.u32() != SPICE_SURFACE_FMT_32_xRGB) throw std::runtime_error("surface format is not 32_xRGB");
+      surface = Frame(w, h);
+      surface_created = true;
+      marked = false;
+      return;
+    }
+    case SPICE_MSG_DISPLAY_MONITORS_CONFIG:
+      monitors_config = true;
+      return;
+    case SPICE_MSG_DISPLAY_MARK:
+      marked = true;
+      return;
+    case SPICE_MSG_DISPLAY_DRAW_COPY:
+      break;
+    default:
+      return;
+  }
+  if (!surface_created) throw std::runtime_error("DRAW_COPY before SURFACE_CREATE");
+  r.u32();
+  int32_t top = r.i32(), left = r.i32(), bottom = r.i32(), right = r.i32();
+  if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("unexpected clip");
+  uint32_t img_off = r.u32();
+  WireReader img(std::span<const uint8_t>(m.body).subspan(img_off), "image");
+  img.u64();
+  uint8_t type = img.u8();
+  img.u8();
+  int32_t w = int32_t(img.u32()), h = int32_t(img.u32());
+  if (w != right - left || h != bottom - top) throw std::runtime_error("image size differs from the box");
+  if (left < 0 || top < 0 || right > surface.width() || bottom > surface.height())
+    throw std::runtime_error("box outside the surface");
+  std::vector<uint8_t> pixels;
+  if (type == SPICE_IMAGE_TYPE_BITMAP) {
+    if (img.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("bitmap not 32BIT");
+    if (!(img.u8() & SPICE_BITMAP_FLAGS_TOP_DOWN)) throw std::runtime_error("bitmap not top-down");
+    img.u32();
+    img.u32();
+    uint32_t stride = img.u32();
+    img.u32();
+    if (stride != uint32_t(w) * 4) throw std::runtime_error("unexpected stride");
+    auto data = img.bytes(size_t(stride) * size_t(h));
+    pixels.assign(data.begin(), data.end());
+    ++bitmap_draws;
+  } else if (type == SPICE_IMAGE_TYPE_LZ4) {
+    uint32_t size = img.u32();
+    WireReader d(img.bytes(size), "lz4 data");
+    if (d.u8() != 1) throw std::runtime_error("lz4 not top-down");
+    if (d.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("lz4 not 32BIT");
+    pixels.resize(size_t(w) * 4 * size_t(h));
+    LZ4_streamDecode_t stream;
+    LZ4_setStreamDecode(&stream, nullptr, 0);
+    size_t out = 0;
+    while (d.remaining()) {
+      auto lenb = d.bytes(4);
+      uint32_t len = uint32_t(lenb[0]) << 24 | uint32_t(lenb[1]) << 16 | uint32_t(lenb[2]) << 8 | lenb[3];
+      auto block = d.bytes(len);
+      int n = LZ4_decompress_safe_continue(&stream, reinterpret_cast<const char*>(block.data()),
+                                           reinterpret_cast<char*>(pixels.data() + out), int(len),
+                                           int(pixels.size() - out));
+      if (n < 0) throw std::runtime_error("lz4 block does not decode");
+      out += size_t(n);
+    }
+    if (out != pixels.size()) throw std::runtime_error("lz4 image decodes to the wrong size");
+    ++lz4_draws;
+  } else {
+    throw std::runtime_error("unexpected image type " + std::to_string(type));
+  }
+  for (int32_t y = 0; y < h; ++y)
+    std::memcpy(surface.row(top + y) + left, pixels.data() + size_t(y) * size_t(w) * 4, size_t(w) * 4);
+  ++draws;
+}
+
+}  // namespace tessera::test

@@ -11,15 +11,23 @@ bool same_cursor(const CursorState& a, const CursorState& b) {
 }
 }  // namespace
 
-CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps)
-    : source_(source), hub_(hub), clock_(fps) {}
+CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageTrackerConfig tracker)
+    : source_(source), hub_(hub), clock_(fps), tracker_([&] {
+        tracker.classifier.frame_interval = clock_.interval();
+        return tracker;
+      }()) {}
+
+DamageStats CaptureLoop::damage_stats() const {
+  std::lock_guard lock(const_cast<std::mutex&>(source_mu_));
+  return tracker_.stats();
+}
 
 CaptureLoop::~CaptureLoop() { stop(); }
 
 void CaptureLoop::tick(uint64_t index) {
   std::lock_guard lock(source_mu_);
   CapturedFrame c = source_.capture(index);
-  if (c.frame) hub_.publish(c.frame, c.damage);
+  if (c.frame) hub_.publish(c.frame, tracker_.update(c.frame, &c.damage, std::chrono::steady_clock::now()));
   if (auto cur = source_.cursor(index); cur && (!last_cursor_ || !same_cursor(*cur, *last_cursor_))) {
     hub_.publish_cursor(*cur);
     last_cursor_ = cur;

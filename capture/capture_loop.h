@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "capture/frame_source.h"
+#include "core/damage_tracker.h"
 #include "core/frame_clock.h"
 #include "core/frame_hub.h"
 
@@ -13,7 +14,7 @@ namespace tessera {
 
 class CaptureLoop {
  public:
-  CaptureLoop(FrameSource& source, FrameHub& hub, double fps);
+  CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageTrackerConfig tracker = {});
   ~CaptureLoop();
   // Captures the first frame synchronously (so viewers never see an empty hub), then runs.
   void start();
@@ -21,6 +22,8 @@ class CaptureLoop {
   // Input from viewers, handed to the source from any thread.
   void deliver_input(const InputEvent& e);
   uint64_t frames_captured() const { return frames_.load(); }
+  // The tracker's counters so far (read after stop(), or accept a racy snapshot).
+  DamageStats damage_stats() const;
 
  private:
   void tick(uint64_t index);
@@ -29,6 +32,7 @@ class CaptureLoop {
   FrameSource& source_;
   FrameHub& hub_;
   FrameClock clock_;
+  DamageTracker tracker_;
   std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
   std::optional<CursorState> last_cursor_;
   std::atomic<uint64_t> frames_{0};

@@ -13,6 +13,8 @@ namespace {
 constexpr int kTitleBar = 20;
 constexpr int kPadding = 4;
 constexpr double kLinesPerSecond = 4.0;
+constexpr double kVideoPlaySeconds = 8.0;
+constexpr double kVideoPauseSeconds = 2.0;
 
 uint64_t mix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -67,6 +69,8 @@ DemoSource::DemoSource(Size size, double fps) : size_(size), fps_(fps) {
     throw std::invalid_argument("demo size must be between 1x1 and 16384x16384");
   if (!(fps > 0)) throw std::invalid_argument("fps must be positive");
   ticks_per_line_ = std::max(1, int(std::lround(fps / kLinesPerSecond)));
+  play_ticks_ = uint64_t(std::max(1L, std::lround(fps * kVideoPlaySeconds)));
+  pause_ticks_ = uint64_t(std::max(1L, std::lround(fps * kVideoPauseSeconds)));
   Rect screen{0, 0, size.width, size.height};
   layout_.terminal = scaled(size, 0.04, 0.08, 0.44, 0.62).intersect(screen);
   layout_.terminal_text = inset(layout_.terminal, kTitleBar + kPadding, kPadding).intersect(screen);
@@ -79,6 +83,27 @@ std::string DemoSource::description() const {
 }
 
 uint64_t DemoSource::scrolled_lines(uint64_t index) const { return index / uint64_t(ticks_per_line_); }
+
+int DemoSource::text_rows() const { return layout_.terminal_text.height / demo::kCellHeight; }
+
+std::optional<Move> DemoSource::scroll_between(uint64_t a, uint64_t b) const {
+  uint64_t la = scrolled_lines(a), lb = scrolled_lines(b);
+  if (lb <= la || lb - la >= uint64_t(text_rows())) return std::nullopt;
+  int32_t shift = int32_t(lb - la) * demo::kCellHeight;
+  const Rect& t = layout_.terminal_text;
+  Move m;
+  m.dst = {t.x, t.y, t.width, text_rows() * demo::kCellHeight - shift};
+  m.src_x = t.x;
+  m.src_y = t.y + shift;
+  return m;
+}
+
+bool DemoSource::video_playing(uint64_t index) const { return index % (play_ticks_ + pause_ticks_) < play_ticks_; }
+
+uint64_t DemoSource::video_frame(uint64_t index) const {
+  uint64_t cycle = play_ticks_ + pause_ticks_;
+  return (index / cycle) * play_ticks_ + std::min(index % cycle, play_ticks_ - 1);
+}
 
 std::string DemoSource::line_text(uint64_t line) const {
   static constexpr std::array<std::string_view, 16> words = {
@@ -130,7 +155,7 @@ void DemoSource::draw_video(Frame& f, uint64_t index) const {
   draw_window(f, layout_.video, "Video", bgrx(0, 0, 0));
   const Rect& v = layout_.video_content;
   const Plasma& p = plasma();
-  int t = int(index % 1024);
+  int t = int(video_frame(index) % 1024);
   for (int32_t y = v.y; y < v.bottom(); ++y) {
     uint32_t* row = f.row(y);
     int yy = y - v.y;
@@ -174,7 +199,7 @@ Frame DemoSource::render(uint64_t index) const {
 Region DemoSource::damage_between(uint64_t a, uint64_t b) const {
   Region d;
   if (a == b) return d;
-  d.add(layout_.video_content);
+  if (video_frame(a) != video_frame(b)) d.add(layout_.video_content);
   if (scrolled_lines(a) != scrolled_lines(b)) d.add(layout_.terminal_text);
   Rect pa = pointer_rect(a), pb = pointer_rect(b);
   if (pa != pb) d.add(pa).add(pb);

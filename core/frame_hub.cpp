@@ -4,6 +4,10 @@
 
 namespace tessera {
 
+namespace {
+constexpr size_t kMaxQueuedMoves = 16;
+}  // namespace
+
 bool Subscription::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, timeout, [&] { return closed_ || full_ || !damage_.empty() || cursor_; });
@@ -16,12 +20,17 @@ std::optional<Subscription::FrameUpdate> Subscription::take_frame() {
   FrameUpdate u;
   u.frame = frame_;
   u.resized = frame_->size() != taken_size_;
-  if (full_ || u.resized)
+  if (full_ || u.resized) {
     u.damage = Region(frame_->bounds());
-  else
+  } else {
     u.damage = std::move(damage_);
+    u.moves = std::move(moves_);
+  }
   u.damage.intersect(frame_->bounds());
+  u.motion = motion_;
+  u.motion.intersect(u.damage);
   damage_.clear();
+  moves_.clear();
   full_ = false;
   taken_size_ = frame_->size();
   return u;
@@ -51,11 +60,29 @@ bool Subscription::closed() const {
   return closed_;
 }
 
-void Subscription::post_frame(const FramePtr& f, const Region& damage) {
+void Subscription::post_frame(const FramePtr& f, const FrameChange& change) {
   std::lock_guard lock(mu_);
   if (frame_ && frame_->size() != f->size()) full_ = true;
   frame_ = f;
-  damage_.add(damage);
+  // A viewer that skipped frames still holds the content of the last frame it took, outside
+  // the damage it has not taken yet. A move is only valid if it copies from such content;
+  // otherwise its destination becomes damage. Too many queued moves all become damage.
+  for (const Move& m : change.moves) {
+    Region src(m.src());
+    src.intersect(damage_);
+    if (src.empty() && moves_.size() < kMaxQueuedMoves) {
+      moves_.push_back(m);
+      damage_.subtract(Region(m.dst));
+    } else {
+      damage_.add(m.dst);
+    }
+  }
+  if (moves_.size() >= kMaxQueuedMoves) {
+    for (const Move& m : moves_) damage_.add(m.dst);
+    moves_.clear();
+  }
+  damage_.add(change.damage);
+  motion_ = change.motion;
   // Many small rectangles cost more to send than their bounding box; keep the list short.
   if (damage_.rect_count() > 256) damage_ = Region(damage_.bounds());
   cv_.notify_all();
@@ -68,12 +95,18 @@ void Subscription::post_cursor(const CursorState& c) {
 }
 
 void FrameHub::publish(FramePtr frame, const Region& damage) {
+  FrameChange c;
+  c.damage = damage;
+  publish(std::move(frame), c);
+}
+
+void FrameHub::publish(FramePtr frame, const FrameChange& change) {
   std::lock_guard lock(mu_);
   latest_ = frame;
   std::erase_if(subs_, [&](const std::weak_ptr<Subscription>& w) {
     auto s = w.lock();
     if (!s) return true;
-    s->post_frame(frame, damage);
+    s->post_frame(frame, change);
     return false;
   });
 }

@@ -11,6 +11,7 @@
 
 #include "core/cursor.h"
 #include "core/frame.h"
+#include "core/frame_change.h"
 #include "core/region.h"
 
 namespace tessera {
@@ -21,8 +22,10 @@ class Subscription {
  public:
   struct FrameUpdate {
     FramePtr frame;
-    Region damage;
-    bool resized = false;  // the frame size differs from the last one this viewer took
+    std::vector<Move> moves;  // apply first, in order
+    Region damage;            // then paint these pixels from `frame`
+    Region motion;            // the part of `damage` classified as motion in the newest frame
+    bool resized = false;     // the frame size differs from the last one this viewer took
   };
 
   // Waits until there is something to take, the subscription is closed, or the timeout passes.
@@ -39,7 +42,7 @@ class Subscription {
 
  private:
   friend class FrameHub;
-  void post_frame(const FramePtr& f, const Region& damage);
+  void post_frame(const FramePtr& f, const FrameChange& change);
   void post_cursor(const CursorState& c);
 
   mutable std::mutex mu_;
@@ -47,6 +50,8 @@ class Subscription {
   FramePtr frame_;
   Size taken_size_{};
   Region damage_;
+  std::vector<Move> moves_;
+  Region motion_;
   bool full_ = false;
   std::optional<CursorState> cursor_;
   bool closed_ = false;
@@ -54,7 +59,8 @@ class Subscription {
 
 class FrameHub {
  public:
-  // `damage` is what changed since the previously published frame; a size change implies all.
+  // `change` is what changed since the previously published frame; a size change implies all.
+  void publish(FramePtr frame, const FrameChange& change);
   void publish(FramePtr frame, const Region& damage);
   void publish_cursor(const CursorState& cursor);
   std::shared_ptr<Subscription> subscribe();

@@ -241,6 +241,22 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
     case SPICE_MSG_DISPLAY_MARK:
       marked = true;
       return;
+    case SPICE_MSG_DISPLAY_COPY_BITS: {
+      if (!surface_created) throw std::runtime_error("COPY_BITS before SURFACE_CREATE");
+      r.u32();
+      int32_t top = r.i32(), left = r.i32(), bottom = r.i32(), right = r.i32();
+      if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("unexpected clip");
+      int32_t sx = r.i32(), sy = r.i32();
+      Rect dst{left, top, right - left, bottom - top};
+      Rect src{sx, sy, dst.width, dst.height};
+      if (dst.intersect(surface.bounds()) != dst || src.intersect(surface.bounds()) != src)
+        throw std::runtime_error("COPY_BITS outside the surface");
+      Frame copy = surface;  // source and destination may overlap
+      for (int32_t y = 0; y < dst.height; ++y)
+        std::memcpy(surface.row(dst.y + y) + dst.x, copy.row(src.y + y) + src.x, size_t(dst.width) * 4);
+      ++copies;
+      return;
+    }
     case SPICE_MSG_DISPLAY_DRAW_COPY:
       break;
     default:

@@ -91,6 +91,10 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
     surface_created_ = true;
     spdlog::info("{}: primary surface {}x{}", tag(), f.width(), f.height());
   }
+  for (const Move& m : u.moves) {
+    if (!wait_for_ack_window()) return;
+    send(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(m));
+  }
   std::vector<Rect> rects = u.damage.rects();
   if (rects.size() > kMaxRectsPerUpdate) rects = {u.damage.bounds()};
   for (const Rect& r : rects) {

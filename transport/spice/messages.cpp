@@ -91,6 +91,10 @@ Body monitors_config(uint32_t width, uint32_t height) {
   return w.take();
 }
 
+Body copy_bits(const Move& m) {
+  return WireWriter().u32(0).rect(m.dst).u8(SPICE_CLIP_TYPE_NONE).i32(m.src_x).i32(m.src_y).take();
+}
+
 Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id) {
   WireWriter w;
   size_t row_bytes = size_t(r.width) * 4;

@@ -10,6 +10,7 @@
 
 #include "core/cursor.h"
 #include "core/frame.h"
+#include "core/frame_change.h"
 #include "encode/lz4_image_encoder.h"
 #include "transport/spice/wire.h"
 
@@ -43,6 +44,8 @@ Body main_uuid(const std::array<uint8_t, 16>& uuid);
 Body surface_create(uint32_t surface_id, uint32_t width, uint32_t height);
 Body surface_destroy(uint32_t surface_id);
 Body monitors_config(uint32_t width, uint32_t height);
+// COPY_BITS: the client copies its own pixels at the move's source to its destination.
+Body copy_bits(const Move& m);
 // DRAW_COPY of `r` from `f` to the same place on surface 0: uncompressed top-down 32-bit bitmap.
 Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id);
 // The same with an LZ4 image; falls back to nothing (empty body) if LZ4 does not pay off.

@@ -56,6 +56,8 @@ void Socket::read_exact(void* buf, size_t n, std::chrono::milliseconds timeout, 
                             std::to_string(n) + " bytes arrived)");
     }
     ssize_t r = ::recv(fd_, p + got, n - got, 0);
+    // A reset is how some clients hang up (spicy-screenshot does): the same as a close.
+    if (r < 0 && errno == ECONNRESET) r = 0;
     if (r == 0)
       throw ProtocolError(std::string("client closed the connection ") +
                           (got ? "in the middle of " : "while waiting for ") + what + " (" + std::to_string(got) +

@@ -1,0 +1,193 @@
+#include "core/damage_tracker.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "core/scroll_detector.h"
+
+namespace tessera {
+
+namespace {
+
+constexpr int32_t kMinColumnGap = 8;
+
+struct TileGroup {
+  Rect bounds;                // in pixels
+  std::vector<size_t> tiles;  // indices
+};
+
+// The 8-connected groups of marked tiles.
+std::vector<TileGroup> tile_groups(const TileGrid& g, const std::vector<uint8_t>& marked, std::vector<uint8_t>& seen) {
+  std::vector<TileGroup> out;
+  seen.assign(g.count(), 0);
+  std::vector<std::pair<int32_t, int32_t>> stack;
+  for (int32_t r = 0; r < g.rows(); ++r)
+    for (int32_t c = 0; c < g.cols(); ++c) {
+      if (!marked[g.index(c, r)] || seen[g.index(c, r)]) continue;
+      int32_t c0 = c, c1 = c, r0 = r, r1 = r;
+      TileGroup group;
+      stack.push_back({c, r});
+      seen[g.index(c, r)] = 1;
+      while (!stack.empty()) {
+        auto [x, y] = stack.back();
+        stack.pop_back();
+        group.tiles.push_back(g.index(x, y));
+        c0 = std::min(c0, x), c1 = std::max(c1, x), r0 = std::min(r0, y), r1 = std::max(r1, y);
+        for (int32_t dy = -1; dy <= 1; ++dy)
+          for (int32_t dx = -1; dx <= 1; ++dx) {
+            int32_t nx = x + dx, ny = y + dy;
+            if (nx < 0 || ny < 0 || nx >= g.cols() || ny >= g.rows()) continue;
+            size_t i = g.index(nx, ny);
+            if (marked[i] && !seen[i]) {
+              seen[i] = 1;
+              stack.push_back({nx, ny});
+            }
+          }
+      }
+      Rect a = g.rect(c0, r0), b = g.rect(c1, r1);
+      group.bounds = {a.x, a.y, b.right() - a.x, b.bottom() - a.y};
+      out.push_back(std::move(group));
+    }
+  return out;
+}
+
+// Splits `area` into the column spans that hold differences, cut at runs of at least
+// `min_gap` identical columns: two windows side by side scroll (or not) independently.
+std::vector<Rect> changed_column_spans(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_gap) {
+  std::vector<uint8_t> col(size_t(area.width), 0);
+  for (int32_t y = area.y; y < area.bottom(); ++y) {
+    const uint32_t* p = prev.row(y) + area.x;
+    const uint32_t* c = cur.row(y) + area.x;
+    if (std::memcmp(p, c, size_t(area.width) * 4) == 0) continue;
+    for (int32_t x = 0; x < area.width; ++x) col[size_t(x)] |= p[x] != c[x];
+  }
+  std::vector<Rect> spans;
+  int32_t start = -1, gap = 0;
+  for (int32_t x = 0; x <= area.width; ++x) {
+    bool changed = x < area.width && col[size_t(x)];
+    if (changed) {
+      if (start < 0) start = x;
+      gap = 0;
+    } else if (start >= 0 && (++gap >= min_gap || x == area.width)) {
+      int32_t end = x - gap + 1;
+      spans.push_back({area.x + start, area.y, end - start, area.height});
+      start = -1;
+      gap = 0;
+    }
+  }
+  return spans;
+}
+
+// Applies a move inside one frame, as a viewer does (source and destination may overlap).
+void apply_move(Frame& f, const Move& m, std::vector<uint32_t>& scratch) {
+  size_t w = size_t(m.dst.width);
+  scratch.resize(w * size_t(m.dst.height));
+  for (int32_t y = 0; y < m.dst.height; ++y) std::memcpy(&scratch[size_t(y) * w], f.row(m.src_y + y) + m.src_x, w * 4);
+  for (int32_t y = 0; y < m.dst.height; ++y) std::memcpy(f.row(m.dst.y + y) + m.dst.x, &scratch[size_t(y) * w], w * 4);
+}
+
+}  // namespace
+
+DamageTracker::DamageTracker(DamageTrackerConfig cfg) : cfg_(cfg), classifier_(cfg.classifier) {
+  if (cfg_.tile_size < 4 || cfg_.tile_size > 256) throw std::invalid_argument("tile size must be 4..256");
+  if (cfg_.full_scan_interval < 1) throw std::invalid_argument("full scan interval must be >= 1");
+}
+
+Region DamageTracker::motion_area() const { return grid_.region_of(motion_mask_); }
+
+void DamageTracker::update_motion_mask() {
+  prev_motion_mask_.swap(motion_mask_);
+  motion_mask_.assign(grid_.count(), 0);
+  for (const TileGroup& g : tile_groups(grid_, classifier_.motion(), seen_))
+    if (g.tiles.size() >= size_t(cfg_.min_motion_tiles))
+      for (size_t i : g.tiles) motion_mask_[i] = 1;
+}
+
+void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
+  const Frame& prev = ref_;
+  const auto& motion = motion_mask_;
+  std::vector<Move> moves;
+  for (const TileGroup& group : tile_groups(grid_, changed_, seen_)) {
+    if (group.bounds.height < 2 * cfg_.min_scroll_rows) continue;
+    // Video does not scroll: skip groups that are mostly motion already.
+    size_t in_motion = 0;
+    for (size_t i : group.tiles) in_motion += motion[i];
+    if (in_motion * 2 > group.tiles.size()) continue;
+    for (const Rect& span : changed_column_spans(prev, cur, group.bounds, kMinColumnGap)) {
+      Rect cb = changed_bounds(prev, cur, span);
+      auto m = find_vertical_scroll(prev, cur, cb, cfg_.min_scroll_rows);
+      if (!m) continue;
+      // Clients apply moves one after another: keep only moves that cannot disturb each other.
+      bool independent = true;
+      for (const Move& o : moves)
+        independent = independent && o.dst.intersect(m->dst).empty() && o.dst.intersect(m->src()).empty() &&
+                      o.src().intersect(m->dst).empty();
+      if (independent) moves.push_back(*m);
+    }
+  }
+  if (moves.empty()) return;
+  // The reference becomes what the viewer has after the moves; only what still differs is damage.
+  Region redo;
+  for (const Move& m : moves) redo.add(m.dst).add(m.src());
+  for (const Rect& r : redo.rects()) {
+    Rect t = grid_.tiles_touching(r);
+    for (int32_t row = t.y; row < t.bottom(); ++row)
+      for (int32_t col = t.x; col < t.right(); ++col) changed_[grid_.index(col, row)] = 0;
+  }
+  std::vector<uint32_t> scratch;
+  for (const Move& m : moves) apply_move(ref_, m, scratch);
+  // Tiles under the moves are compared again; tiles elsewhere keep their result.
+  for (const Rect& r : redo.rects()) diff_tiles(ref_, cur, grid_, r, changed_);
+  stats_.moves += moves.size();
+  out.moves = std::move(moves);
+}
+
+FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Clock::time_point now) {
+  FrameChange out;
+  ++stats_.frames;
+  if (!have_ref_ || ref_.size() != frame->size()) {
+    grid_ = TileGrid(frame->size(), cfg_.tile_size);
+    classifier_.reset(grid_.count());
+    motion_mask_.assign(grid_.count(), 0);
+    prev_motion_mask_.assign(grid_.count(), 0);
+    ref_ = *frame;
+    have_ref_ = true;
+    last_ = frame;
+    in_sync_ = true;
+    out.damage = Region(frame->bounds());
+    ++stats_.full_scans;
+    return out;
+  }
+  changed_.assign(grid_.count(), 0);
+  // The same frame object again, and the reference holds it exactly: nothing to compare.
+  if (!(frame == last_ && in_sync_)) {
+    bool full = !hints || stats_.frames % uint64_t(cfg_.full_scan_interval) == 0;
+    if (full) {
+      diff_tiles(ref_, *frame, grid_, frame->bounds(), changed_);
+      ++stats_.full_scans;
+    } else {
+      for (const Rect& r : hints->rects()) diff_tiles(ref_, *frame, grid_, r, changed_);
+    }
+    in_sync_ = full;
+    if (cfg_.detect_scroll) find_moves(*frame, out);
+  }
+  classifier_.update(changed_, now);
+  update_motion_mask();
+  // Build to lossless: what stops being motion is repainted, changed or not.
+  std::vector<uint8_t> paint(grid_.count()), moving(grid_.count()), refresh(grid_.count());
+  for (size_t i = 0; i < paint.size(); ++i) {
+    refresh[i] = prev_motion_mask_[i] & !motion_mask_[i];
+    paint[i] = changed_[i] | refresh[i];
+    moving[i] = changed_[i] & motion_mask_[i];
+    stats_.changed_tiles += changed_[i];
+  }
+  out.damage = grid_.region_of(paint);
+  out.motion = grid_.region_of(moving);
+  out.refresh = grid_.region_of(refresh);
+  for (const Rect& r : out.damage.rects()) ref_.copy_from(*frame, r);
+  last_ = frame;
+  return out;
+}
+
+}  // namespace tessera

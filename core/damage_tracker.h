@@ -1,0 +1,65 @@
+#pragma once
+// The damage tracker: compares each new frame, in tiles, with what viewers have (the frames
+// so far as the tracker reported them), recognises content that scrolled, and classifies what
+// changed as static or motion. A source's damage hints narrow the search, but every
+// `full_scan_interval` frames the whole frame is compared anyway: since the reference only
+// takes reported changes, a change the source forgot is caught within that many frames.
+#include <chrono>
+
+#include "core/frame.h"
+#include "core/frame_change.h"
+#include "core/region_classifier.h"
+#include "core/tile_diff.h"
+
+namespace tessera {
+
+struct DamageTrackerConfig {
+  int32_t tile_size = 32;
+  int full_scan_interval = 30;  // frames; 1 = ignore hints entirely
+  bool detect_scroll = true;
+  int32_t min_scroll_rows = 24;
+  // Motion needs this many connected tiles: a pointer, a spinner or a blinking caret stays
+  // static (lossless), since it is cheap to send exactly.
+  int min_motion_tiles = 12;
+  ClassifierConfig classifier;
+};
+
+struct DamageStats {
+  uint64_t frames = 0;
+  uint64_t full_scans = 0;
+  uint64_t changed_tiles = 0;
+  uint64_t moves = 0;
+};
+
+class DamageTracker {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit DamageTracker(DamageTrackerConfig cfg = {});
+
+  // What changed from the previous frame to `frame`; the first frame, and any size change, is
+  // all damage. `hints` (may be null) is what the source says changed.
+  FrameChange update(const FramePtr& frame, const Region* hints, Clock::time_point now);
+
+  const TileGrid& grid() const { return grid_; }
+  // Every tile currently classified as motion, changed this frame or not.
+  Region motion_area() const;
+  const DamageStats& stats() const { return stats_; }
+  const DamageTrackerConfig& config() const { return cfg_; }
+
+ private:
+  void find_moves(const Frame& cur, FrameChange& out);
+  void update_motion_mask();
+
+  DamageTrackerConfig cfg_;
+  TileGrid grid_;
+  RegionClassifier classifier_;
+  Frame ref_;            // what a viewer that applied every reported change shows
+  bool have_ref_ = false;
+  FramePtr last_;        // the frame of the previous update
+  bool in_sync_ = false; // ref_ equals last_ exactly (the last scan was a full one)
+  std::vector<uint8_t> changed_, seen_;
+  std::vector<uint8_t> motion_mask_, prev_motion_mask_;  // motion tiles in large enough groups
+  DamageStats stats_;
+};
+
+}  // namespace tessera

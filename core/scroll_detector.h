@@ -1,0 +1,20 @@
+#pragma once
+// Recognises content that moved vertically between two frames (a terminal or a page that
+// scrolled), so that a viewer can copy it instead of receiving it again.
+#include <optional>
+
+#include "core/frame.h"
+#include "core/frame_change.h"
+
+namespace tessera {
+
+// The smallest box inside `area` that holds every pixel where the frames differ (empty if none).
+Rect changed_bounds(const Frame& prev, const Frame& cur, const Rect& area);
+
+// Looks inside `area` for rows of `prev` that reappear in `cur` shifted up or down. Returns the
+// largest run of at least `min_rows` rows that matches exactly (verified pixel by pixel), as a
+// move of that run, or nullopt. Rows of one flat colour do not vote for a shift, since they
+// match anywhere.
+std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_rows);
+
+}  // namespace tessera

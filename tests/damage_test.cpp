@@ -1,0 +1,292 @@
+// The damage tracker against the demo desktop's ground truth: nothing changed is ever missed,
+// what is reported really changed, scrolls become moves, video becomes motion and goes back to
+// static (with a lossless repaint) when it stops.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "capture/demo_source.h"
+#include "core/damage_tracker.h"
+#include "core/frame_hub.h"
+#include "core/scroll_detector.h"
+#include "core/tile_diff.h"
+
+using namespace tessera;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// What a viewer does with a change: moves first (from its own pixels), then paint.
+void apply_moves(Frame& view, const std::vector<Move>& moves) {
+  for (const Move& m : moves) {
+    Frame before = view;
+    for (int32_t y = 0; y < m.dst.height; ++y)
+      std::memcpy(view.row(m.dst.y + y) + m.dst.x, before.row(m.src_y + y) + m.src_x, size_t(m.dst.width) * 4);
+  }
+}
+void paint(Frame& view, const Frame& src, const Region& damage) {
+  for (const Rect& r : damage.rects()) view.copy_from(src, r);
+}
+
+Clock::time_point at(uint64_t tick, double fps = 30) {
+  return Clock::time_point{} + std::chrono::nanoseconds(int64_t(double(tick) * 1e9 / fps));
+}
+
+FramePtr frame_of(const DemoSource& d, uint64_t tick) { return std::make_shared<Frame>(d.render(tick)); }
+
+// The tiles fully inside `r`.
+std::vector<size_t> tiles_inside(const TileGrid& g, const Rect& r) {
+  std::vector<size_t> out;
+  for (int32_t row = 0; row < g.rows(); ++row)
+    for (int32_t col = 0; col < g.cols(); ++col)
+      if (g.rect(col, row).intersect(r) == g.rect(col, row)) out.push_back(g.index(col, row));
+  return out;
+}
+
+}  // namespace
+
+TEST(TileDiff, FindsExactlyTheChangedTiles) {
+  Frame a(100, 70), b(100, 70);
+  TileGrid g(a.size(), 32);
+  EXPECT_EQ(g.cols(), 4);
+  EXPECT_EQ(g.rows(), 3);
+  std::vector<uint8_t> m(g.count());
+  EXPECT_EQ(diff_tiles(a, b, g, a.bounds(), m), 0u);
+  b.set_pixel(99, 69, 1);  // the clipped corner tile
+  b.set_pixel(33, 0, 1);
+  EXPECT_EQ(diff_tiles(a, b, g, a.bounds(), m), 2u);
+  EXPECT_TRUE(m[g.index(3, 2)]);
+  EXPECT_TRUE(m[g.index(1, 0)]);
+  EXPECT_EQ(g.region_of(m).area(), 32 * 32 + 4 * 6);
+  // An area that misses the change finds nothing.
+  std::vector<uint8_t> n(g.count());
+  EXPECT_EQ(diff_tiles(a, b, g, {0, 32, 60, 30}, n), 0u);
+}
+
+TEST(TileDiff, OddSizesAndStridesIgnorePadding) {
+  for (auto [w, h, stride] : {std::tuple{1, 1, 4}, {1, 1, 64}, {4097, 3, 4097 * 4 + 12}, {7, 5, 44}}) {
+    Frame a(w, h, stride), b(w, h, stride);
+    // Padding bytes differ, pixels do not.
+    for (int32_t y = 0; y < h; ++y)
+      std::memset(b.data() + size_t(y) * size_t(stride) + size_t(w) * 4, 0xAB, size_t(stride - w * 4));
+    TileGrid g(a.size(), 16);
+    std::vector<uint8_t> m(g.count());
+    EXPECT_EQ(diff_tiles(a, b, g, a.bounds(), m), 0u) << w << "x" << h;
+    b.set_pixel(w - 1, h - 1, 5);
+    EXPECT_EQ(diff_tiles(a, b, g, a.bounds(), m), 1u) << w << "x" << h;
+  }
+}
+
+TEST(ScrollDetector, FindsAShiftedBlockAndVerifiesIt) {
+  DemoSource d({640, 400}, 30);
+  Frame a = d.render(0);
+  uint64_t t = uint64_t(d.ticks_per_line());
+  Frame b = d.render(t);
+  Rect area = changed_bounds(a, b, d.layout().terminal_text);
+  ASSERT_FALSE(area.empty());
+  auto m = find_vertical_scroll(a, b, area, 24);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->src_y - m->dst.y, 12);  // one text line up
+  for (int32_t y = 0; y < m->dst.height; ++y)
+    ASSERT_EQ(std::memcmp(b.row(m->dst.y + y) + m->dst.x, a.row(m->src_y + y) + m->src_x, size_t(m->dst.width) * 4), 0);
+  // Video is not a scroll.
+  Frame v0 = d.render(1), v1 = d.render(2);
+  EXPECT_FALSE(find_vertical_scroll(v0, v1, d.layout().video_content, 24));
+}
+
+class TrackerReplay : public ::testing::TestWithParam<bool> {};
+
+// Replays a minute of the demo desktop (with skipped ticks) through the tracker and a viewer:
+// the viewer's picture must equal every frame exactly (recall), and every reported tile must
+// really differ after the moves (precision), refresh tiles aside.
+TEST_P(TrackerReplay, ViewerStaysExactAndReportsAreReal) {
+  const bool use_hints = GetParam();
+  DemoSource d({640, 400}, 30);
+  DamageTracker tracker;
+  uint64_t tick = 0;
+  FramePtr prev = frame_of(d, 0);
+  tracker.update(prev, nullptr, at(0));
+  Frame view = *prev;
+  std::mt19937 rng(7);
+  int64_t reported = 0, real = 0, moves = 0;
+  while (tick < 30 * 60) {
+    uint64_t next = tick + 1 + (rng() % 8 == 0 ? rng() % 5 : 0);
+    FramePtr cur = frame_of(d, next);
+    Region hints = d.damage_between(tick, next);
+    FrameChange c = tracker.update(cur, use_hints ? &hints : nullptr, at(next));
+    apply_moves(view, c.moves);
+    moves += int64_t(c.moves.size());
+    // Precision, per tile: a painted tile holds at least one pixel the viewer had wrong.
+    TileGrid g = tracker.grid();
+    Region needless;
+    for (const Rect& r : c.damage.rects()) {
+      Rect t = g.tiles_touching(r);
+      for (int32_t row = t.y; row < t.bottom(); ++row)
+        for (int32_t col = t.x; col < t.right(); ++col) {
+          Rect tr = g.rect(col, row);
+          if (view.same_pixels(*cur, tr) && Region(tr).intersect(c.refresh).empty()) needless.add(tr);
+        }
+    }
+    EXPECT_TRUE(needless.empty()) << "tick " << next << ": " << needless.area() << " px reported but unchanged";
+    reported += c.damage.area();
+    for (const Rect& r : c.damage.rects())
+      for (int32_t y = r.y; y < r.bottom(); ++y)
+        for (int32_t x = r.x; x < r.right(); ++x) real += rgb_of(view.pixel(x, y)) != rgb_of(cur->pixel(x, y));
+    paint(view, *cur, c.damage);
+    ASSERT_TRUE(view.same_pixels(*cur, cur->bounds())) << "tick " << next << ": the viewer missed a change";
+    tick = next;
+    prev = cur;
+  }
+  EXPECT_GT(moves, 100);  // the terminal scrolled as moves, not repaints
+  // Pixel precision of tile damage: how much of what was sent really changed.
+  double precision = double(real) / double(reported);
+  RecordProperty("pixel_precision", std::to_string(precision));
+  EXPECT_GT(precision, 0.5);
+}
+
+INSTANTIATE_TEST_SUITE_P(WithAndWithoutHints, TrackerReplay, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "hints" : "full_scan"; });
+
+TEST(DamageTracker, ScrollBecomesAMoveAndOnlyTheNewLineIsPainted) {
+  DemoSource d({640, 400}, 30);
+  DamageTracker tracker;
+  uint64_t t = uint64_t(d.ticks_per_line());
+  tracker.update(frame_of(d, t - 1), nullptr, at(t - 1));
+  FrameChange c = tracker.update(frame_of(d, t), nullptr, at(t));
+  ASSERT_EQ(c.moves.size(), 1u);
+  auto truth = d.scroll_between(t - 1, t);
+  ASSERT_TRUE(truth);
+  const Move& m = c.moves[0];
+  EXPECT_EQ(m.src_y - m.dst.y, truth->src_y - truth->dst.y);
+  EXPECT_GE(m.dst.intersect(truth->dst).area() * 10, truth->dst.area() * 7);  // most of the text moved
+  Region text_damage = c.damage;
+  text_damage.intersect(Rect(d.layout().terminal_text));
+  EXPECT_LT(text_damage.area() * 3, int64_t(d.layout().terminal_text.area()));
+}
+
+TEST(DamageTracker, VideoIsMotionWhilePlayingAndBuildsToLosslessWhenItStops) {
+  DemoSource d({640, 400}, 30);
+  DamageTracker tracker;
+  const auto inner = tiles_inside(TileGrid({640, 400}, 32), d.layout().video_content);
+  const auto text = tiles_inside(TileGrid({640, 400}, 32), d.layout().terminal_text);
+  ASSERT_GT(inner.size(), 20u);
+  auto all_motion = [&](const std::vector<size_t>& tiles) {
+    Region m = tracker.motion_area();
+    for (size_t i : tiles) {
+      Rect r = tracker.grid().rect(int32_t(i % size_t(tracker.grid().cols())), int32_t(i / size_t(tracker.grid().cols())));
+      if (!m.contains(r.x, r.y)) return false;
+    }
+    return true;
+  };
+  // The painted pointer is a moving object: tiles it crossed lately may rightly be motion.
+  auto none_motion = [&](const std::vector<size_t>& tiles, uint64_t now) {
+    Region m = tracker.motion_area();
+    for (size_t i : tiles) {
+      Rect r = tracker.grid().rect(int32_t(i % size_t(tracker.grid().cols())), int32_t(i / size_t(tracker.grid().cols())));
+      bool pointer_was_here = false;
+      for (uint64_t k = 0; k <= 15 && k <= now; ++k) pointer_was_here |= !d.pointer_rect(now - k).intersect(r).empty();
+      if (!pointer_was_here && m.contains(r.x, r.y)) return false;
+    }
+    return true;
+  };
+  uint64_t became_motion = 0, last_change = 0, refreshed_at = 0, change_before_refresh = 0, motion_again = 0;
+  Region refreshed;
+  for (uint64_t t = 0; t < 30 * 12; ++t) {
+    FrameChange c = tracker.update(frame_of(d, t), nullptr, at(t));
+    if (!became_motion && all_motion(inner)) became_motion = t;
+    EXPECT_TRUE(none_motion(text, t)) << "terminal text classified as motion at tick " << t;
+    if (t > 0 && d.video_frame(t) != d.video_frame(t - 1)) last_change = t;
+    if (!d.video_playing(t) && !c.refresh.empty() && !refreshed_at) {
+      refreshed_at = t;
+      change_before_refresh = last_change;
+      refreshed = c.refresh;
+    }
+    if (refreshed_at && !motion_again && d.video_playing(t) && all_motion(inner)) motion_again = t;
+    if (!became_motion) continue;
+    // Hysteresis: once motion, the video stays motion for as long as it plays.
+    if (d.video_playing(t) && t > became_motion && t < 30 * 8) {
+      EXPECT_TRUE(all_motion(inner)) << "flipped at tick " << t;
+    }
+  }
+  EXPECT_GT(became_motion, 0u);
+  EXPECT_LE(became_motion, 6u) << "video took too long to be classified as motion";
+  ASSERT_GT(refreshed_at, 0u) << "no lossless repaint after the video stopped";
+  EXPECT_LE(double(refreshed_at - change_before_refresh) / 30.0, 0.300 + 1e-9) << "repaint later than 300 ms after the last change";
+  for (size_t i : inner) {
+    Rect r = tracker.grid().rect(int32_t(i % size_t(tracker.grid().cols())), int32_t(i / size_t(tracker.grid().cols())));
+    EXPECT_TRUE(refreshed.contains(r.x, r.y));
+  }
+  EXPECT_GT(motion_again, refreshed_at);
+  EXPECT_LE(motion_again - uint64_t(30 * 10), 6u) << "video not motion again soon after it resumed";
+}
+
+TEST(DamageTracker, HintsNarrowTheSearchButAreNotTheOnlyTruth) {
+  auto a = std::make_shared<Frame>(256, 256);
+  DamageTrackerConfig cfg;
+  cfg.full_scan_interval = 10;
+  DamageTracker tracker(cfg);
+  tracker.update(a, nullptr, at(0));
+  auto b = std::make_shared<Frame>(*a);
+  b->set_pixel(200, 200, 0xFFFFFFFF);  // a change the source forgot to report
+  b->set_pixel(10, 10, 0xFFFFFFFF);    // and one it reported
+  Region lying(Rect{0, 0, 64, 64});
+  FrameChange c = tracker.update(b, &lying, at(1));
+  EXPECT_TRUE(c.damage.contains(10, 10));
+  EXPECT_FALSE(c.damage.contains(200, 200));  // hints narrowed the search...
+  // ...but a full scan within full_scan_interval frames finds what they missed.
+  bool found = false;
+  for (uint64_t t = 2; t <= 11 && !found; ++t) {
+    auto next = std::make_shared<Frame>(*b);
+    Region empty;
+    found = tracker.update(next, &empty, at(t)).damage.contains(200, 200);
+    b = next;
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(DamageTracker, FirstFrameAndSizeChangeAreFullDamage) {
+  DamageTracker tracker;
+  auto a = std::make_shared<Frame>(1, 1);
+  EXPECT_EQ(tracker.update(a, nullptr, at(0)).damage.area(), 1);
+  EXPECT_TRUE(tracker.update(a, nullptr, at(1)).damage.empty());  // same frame object: nothing
+  auto b = std::make_shared<Frame>(4097, 3);
+  FrameChange c = tracker.update(b, nullptr, at(2));
+  EXPECT_EQ(c.damage.area(), 4097 * 3);
+  EXPECT_TRUE(c.moves.empty());
+  auto b2 = std::make_shared<Frame>(4097, 3);
+  b2->set_pixel(4096, 2, 1);
+  c = tracker.update(b2, nullptr, at(3));
+  EXPECT_EQ(c.damage.bounds(), (Rect{4096 / 32 * 32, 0, 4097 - 4096 / 32 * 32, 3}));
+}
+
+// A viewer that skips frames gets accumulated moves and damage from the hub, and must still
+// end up exact: moves whose source was not yet repainted turn into damage.
+TEST(FrameHubMoves, SkippingViewerStaysExact) {
+  DemoSource d({640, 400}, 30);
+  DamageTracker tracker;
+  FrameHub hub;
+  auto f0 = frame_of(d, 0);
+  hub.publish(f0, tracker.update(f0, nullptr, at(0)));
+  auto sub = hub.subscribe();
+  Frame view;
+  std::mt19937 rng(11);
+  int took = 0;
+  size_t moves_seen = 0;
+  for (uint64_t t = 1; t < 30 * 30; ++t) {
+    auto f = frame_of(d, t);
+    hub.publish(f, tracker.update(f, nullptr, at(t)));
+    if (rng() % 4 != 0) continue;  // the viewer is busy: frames pile up
+    auto u = sub->take_frame();
+    if (!u) continue;
+    if (u->resized) view = Frame(u->frame->width(), u->frame->height());
+    apply_moves(view, u->moves);
+    moves_seen += u->moves.size();
+    paint(view, *u->frame, u->damage);
+    ASSERT_TRUE(view.same_pixels(*u->frame, u->frame->bounds())) << "tick " << t;
+    ++took;
+  }
+  EXPECT_GT(took, 100);
+  EXPECT_GT(moves_seen, 10u);
+}

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/cli_options.h"
+#include "app/overlay.h"
 #include "capture/capture_loop.h"
 #include "capture/frame_source.h"
 #include "core/log.h"
@@ -20,6 +21,9 @@ struct CommonOptions {
   std::string source;
   std::string size = "1280x800";
   double fps = 30;
+  int tile_size = 32;
+  int lossless_after_ms = 300;
+  bool no_scroll = false;
 };
 
 void add_source_options(CLI::App* cmd, CommonOptions& o) {
@@ -31,18 +35,58 @@ void add_source_options(CLI::App* cmd, CommonOptions& o) {
       ->capture_default_str()
       ->check([](const std::string& s) { return parse_size(s) ? std::string() : "expected WxH, e.g. 1920x1080"; });
   cmd->add_option("--fps", o.fps, "Frames per second to capture")->capture_default_str()->check(CLI::Range(1.0, 240.0));
+  cmd->add_option("--tile-size", o.tile_size, "Damage tracker tile size in pixels (smaller: more precise, more work)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 128));
+  cmd->add_option("--lossless-after", o.lossless_after_ms,
+                  "Milliseconds after motion stops by which its area is repainted losslessly")
+      ->capture_default_str()
+      ->check(CLI::Range(50, 10000));
+  cmd->add_flag("--no-scroll-detection", o.no_scroll, "Send scrolled content again instead of moving it");
+}
+
+DamageTrackerConfig tracker_config(const CommonOptions& o) {
+  DamageTrackerConfig c;
+  c.tile_size = o.tile_size;
+  c.detect_scroll = !o.no_scroll;
+  c.classifier.lossless_after = std::chrono::milliseconds(o.lossless_after_ms);
+  c.classifier.frame_interval = std::chrono::nanoseconds(int64_t(1e9 / o.fps));
+  return c;
 }
 
 SourceOptions source_options(const CommonOptions& o) { return {*parse_size(o.size), o.fps}; }
 
-int run_snapshot(const CommonOptions& o, uint64_t frame, const std::string& out) {
+int run_snapshot(const CommonOptions& o, uint64_t frame, const std::string& out, bool overlay) {
   auto source = make_frame_source(o.source, source_options(o));
-  CapturedFrame c;
-  // Sources produce frames in order; the requested one is the last captured.
-  c = source->capture(frame);
-  write_png(*c.frame, out);
-  std::printf("wrote frame %llu of %s to %s\n", static_cast<unsigned long long>(frame),
+  if (!overlay) {
+    CapturedFrame c = source->capture(frame);
+    write_png(*c.frame, out);
+    std::printf("wrote frame %llu of %s to %s\n", static_cast<unsigned long long>(frame),
+                source->description().c_str(), out.c_str());
+    return 0;
+  }
+  // Run the tracker over the two seconds before the frame, as the server would have.
+  DamageTracker tracker(tracker_config(o));
+  uint64_t first = frame > uint64_t(2 * o.fps) ? frame - uint64_t(2 * o.fps) : 0;
+  FrameChange change;
+  auto t0 = std::chrono::steady_clock::time_point{};
+  for (uint64_t i = first; i <= frame; ++i) {
+    CapturedFrame c = source->capture(i);
+    auto now = t0 + std::chrono::nanoseconds(int64_t(double(i) * 1e9 / o.fps));
+    change = tracker.update(c.frame, &c.damage, now);
+    if (i == frame) {
+      Frame f = *c.frame;
+      draw_overlay(f, change, tracker.motion_area());
+      write_png(f, out);
+    }
+  }
+  std::printf("wrote frame %llu of %s with the tracker's view to %s\n", static_cast<unsigned long long>(frame),
               source->description().c_str(), out.c_str());
+  std::printf("  red tint: motion (%lld px)   green: changed, static (%lld px)   blue: moved (%zu moves)   "
+              "yellow: repainted after motion (%lld px)\n",
+              static_cast<long long>(tracker.motion_area().area()),
+              static_cast<long long>(change.damage.area() - change.motion.area()), change.moves.size(),
+              static_cast<long long>(change.refresh.area()));
   return 0;
 }
 
@@ -53,6 +97,7 @@ struct ServeOptions {
   std::string password_file;
   int64_t ticket_expiry = 0;
   bool no_lz4 = false;
+  uint64_t frames = 0;
 };
 
 int run_serve(const CommonOptions& o, const ServeOptions& s) {
@@ -72,7 +117,7 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   }
 
   FrameHub hub;
-  CaptureLoop capture(*source, hub, o.fps);
+  CaptureLoop capture(*source, hub, o.fps, tracker_config(o), s.frames);
   spice::SpiceServerConfig cfg;
   cfg.listen_address = s.listen;
   cfg.port = s.spice_port;
@@ -128,6 +173,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->needs(pw);
   serve_cmd->add_flag("--no-lz4", serve.no_lz4, "Send uncompressed bitmaps even to clients that decode LZ4");
+  serve_cmd->add_option("--frames", serve.frames,
+                        "Capture this many frames (ticks 0..N-1), then keep serving the last one (0: no limit); "
+                        "for reproducible test and benchmark runs")
+      ->capture_default_str();
   no_ticket->excludes(pw);
   serve_cmd->callback([&] {
     if (!serve.disable_ticketing && serve.password_file.empty())
@@ -142,6 +191,10 @@ int main(int argc, char** argv) {
   add_source_options(snap_cmd, snap_common);
   snap_cmd->add_option("--frame", snap_frame, "Frame index (tick) to capture")->capture_default_str();
   snap_cmd->add_option("--out", snap_out, "PNG file to write")->required();
+  bool snap_overlay = false;
+  snap_cmd->add_flag("--overlay", snap_overlay,
+                     "Draw the damage tracker's decisions over the frame: motion tinted red, static changes "
+                     "outlined green, scrolls outlined blue, lossless repaints after motion outlined yellow");
 
   CLI11_PARSE(app, argc, argv);
   init_logging();
@@ -149,7 +202,7 @@ int main(int argc, char** argv) {
 
   try {
     if (serve_cmd->parsed()) return run_serve(serve_common, serve);
-    if (snap_cmd->parsed()) return run_snapshot(snap_common, snap_frame, snap_out);
+    if (snap_cmd->parsed()) return run_snapshot(snap_common, snap_frame, snap_out, snap_overlay);
   } catch (const std::exception& e) {
     spdlog::error("tessera: {}", e.what());
     return 1;

@@ -11,11 +11,13 @@ bool same_cursor(const CursorState& a, const CursorState& b) {
 }
 }  // namespace
 
-CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageTrackerConfig tracker)
+CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageTrackerConfig tracker,
+                         uint64_t frame_limit)
     : source_(source), hub_(hub), clock_(fps), tracker_([&] {
         tracker.classifier.frame_interval = clock_.interval();
         return tracker;
-      }()) {}
+      }()),
+      frame_limit_(frame_limit) {}
 
 DamageStats CaptureLoop::damage_stats() const {
   std::lock_guard lock(const_cast<std::mutex&>(source_mu_));
@@ -45,10 +47,16 @@ void CaptureLoop::start() {
 void CaptureLoop::run(std::stop_token st) {
   uint64_t index = 0;
   while (clock_.wait_next(st, index)) {
+    bool last = frame_limit_ && index + 1 >= frame_limit_;
+    if (last) index = frame_limit_ - 1;  // a late clock must not skip the final frame
     try {
       tick(index);
     } catch (const std::exception& e) {
       spdlog::error("capture: frame {} failed: {}", index, e.what());
+    }
+    if (last) {
+      spdlog::info("capture: {} frames captured; serving the last one", frame_limit_);
+      return;
     }
   }
 }

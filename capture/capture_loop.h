@@ -14,7 +14,9 @@ namespace tessera {
 
 class CaptureLoop {
  public:
-  CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageTrackerConfig tracker = {});
+  // With `frame_limit` > 0, ticks 0..frame_limit-1 are captured and the last one stays.
+  CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageTrackerConfig tracker = {},
+              uint64_t frame_limit = 0);
   ~CaptureLoop();
   // Captures the first frame synchronously (so viewers never see an empty hub), then runs.
   void start();
@@ -33,6 +35,7 @@ class CaptureLoop {
   FrameHub& hub_;
   FrameClock clock_;
   DamageTracker tracker_;
+  uint64_t frame_limit_;
   std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
   std::optional<CursorState> last_cursor_;
   std::atomic<uint64_t> frames_{0};

@@ -263,6 +263,46 @@ def read_png_rgb(path):
     return w, h, [raw[y * stride + 1:(y + 1) * stride] for y in range(h)]
 
 
+def read_any_png_rgb(path):
+    """8-bit RGB PNG with any row filters (what libpng writes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, idat, w, h = 8, b"", 0, 0
+    while pos < len(data):
+        n, = struct.unpack(">I", data[pos:pos + 4])
+        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        if tag == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and ctype == 2, "expected 8-bit RGB"
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    bpp, stride = 3, 3 * w
+    rows, prev = [], bytearray(stride)
+    for y in range(h):
+        ftype = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 255
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 255
+            elif ftype == 3:
+                line[i] = (line[i] + ((a + b) >> 1)) & 255
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, rows
+
+
 def read_ppm(path):
     """Parse a binary P6 PPM with maxval 255. Returns (w, h, rows)."""
     with open(path, "rb") as f:
@@ -352,8 +392,9 @@ class Server:
         self.err_path = os.path.join(workdir, name + ".stderr")
         self.out_f = open(self.out_path, "wb")
         self.err_f = open(self.err_path, "wb")
+        source = image if image == "demo" else "image:" + image
         cmd = [binary, "--log-level", "debug", "serve",
-               "--source", "image:" + image,
+               "--source", source,
                "--spice-port", "0", "--listen", "127.0.0.1"] + extra
         self.proc = subprocess.Popen(cmd, stdout=self.out_f,
                                      stderr=self.err_f,
@@ -655,6 +696,35 @@ def main(argv):
                     "%d pixels differ, first %s" % (diff, first)
             R.check("password: spicy-screenshot with the right password "
                     "is exact", ok, detail)
+            stop_server(R, label, s)
+        # 6. The live demo desktop: 60 frames of scrolling text, video and pointer, then still.
+        # The client must show frame 59 exactly, having applied our COPY_BITS (scrolls),
+        # LZ4 and bitmap draws in order.
+        label = "demo"
+        ref = os.path.join(workdir, "demo-59.png")
+        subprocess.run([binary, "snapshot", "--source", "demo", "--size", "480x320",
+                        "--frame", "59", "--out", ref], check=True,
+                       stdout=subprocess.DEVNULL, timeout=30)
+        dw, dh, drows = read_any_png_rgb(ref)
+        s = start_server(R, label, binary, workdir, "demo",
+                         ["--disable-ticketing", "--size", "480x320", "--fps", "30",
+                          "--frames", "60"], servers)
+        if s:
+            res, raw, out = run_gi_client(workdir, "gi-demo", s.port)
+            p = res and res["primary"]
+            if not p or raw is None:
+                R.check("demo: gi client picture", False, out)
+            else:
+                got = bgrx_to_rows(raw, dw, dh, p["stride"])
+                diff, first = compare_rows(drows, got, dw, dh)
+                R.check("demo: after 60 live frames the client shows frame 59 exactly",
+                        (p["width"], p["height"]) == (dw, dh) and diff == 0,
+                        "%d invalidates" % res["invalidates"] if diff == 0 else
+                        "%d of %d pixels differ, first %s" % (diff, dw * dh, first))
+            time.sleep(0.3)
+            m = re.search(r"sent (\d+) updates: (\d+) draws \((\d+) LZ4\), (\d+) copy-bits", s.log())
+            R.check("demo: scrolls went as COPY_BITS", m is not None and int(m.group(4)) > 0,
+                    m.group(0) if m else "no display statistics in the log\n" + tail(s.log()))
             stop_server(R, label, s)
     except Exception as e:  # a bug in this script is a failure too
         import traceback

@@ -26,6 +26,8 @@ void DisplayChannel::on_start() {
 void DisplayChannel::on_stop() {
   if (sub_) sub_->close();
   if (sender_.joinable()) sender_.join();
+  spdlog::info("{}: sent {} updates: {} draws ({} LZ4), {} copy-bits, {} image bytes", tag(), sent_.updates,
+               sent_.draws, sent_.lz4_draws, sent_.copies, sent_.bytes);
 }
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {
@@ -76,10 +78,16 @@ void DisplayChannel::send_rect(const Frame& f, const Rect& r) {
     Body b = draw_copy_lz4(f, r, next_image_id_++, lz4_);
     if (!b.empty()) {
       send(SPICE_MSG_DISPLAY_DRAW_COPY, b);
+      ++sent_.lz4_draws;
+      ++sent_.draws;
+      sent_.bytes += b.size();
       return;
     }
   }
-  send(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_bitmap(f, r, next_image_id_++));
+  Body b = draw_copy_bitmap(f, r, next_image_id_++);
+  send(SPICE_MSG_DISPLAY_DRAW_COPY, b);
+  ++sent_.draws;
+  sent_.bytes += b.size();
 }
 
 void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
@@ -94,7 +102,9 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   for (const Move& m : u.moves) {
     if (!wait_for_ack_window()) return;
     send(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(m));
+    ++sent_.copies;
   }
+  ++sent_.updates;
   std::vector<Rect> rects = u.damage.rects();
   if (rects.size() > kMaxRectsPerUpdate) rects = {u.damage.bounds()};
   for (const Rect& r : rects) {

@@ -109,21 +109,29 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
   const auto& motion = motion_mask_;
   std::vector<Move> moves;
   for (const TileGroup& group : tile_groups(grid_, changed_, seen_)) {
-    if (group.bounds.height < 2 * cfg_.min_scroll_rows) continue;
+    if (group.bounds.height < cfg_.min_scroll_rows) continue;
     // Video does not scroll: skip groups that are mostly motion already.
     size_t in_motion = 0;
     for (size_t i : group.tiles) in_motion += motion[i];
     if (in_motion * 2 > group.tiles.size()) continue;
+    // Clients apply moves one after another: keep only moves that cannot disturb each other.
+    auto add = [&](const Move& m) {
+      for (const Move& o : moves)
+        if (!o.dst.intersect(m.dst).empty() || !o.dst.intersect(m.src()).empty() || !o.src().intersect(m.dst).empty())
+          return false;
+      moves.push_back(m);
+      return true;
+    };
+    bool scrolled = false;
     for (const Rect& span : changed_column_spans(prev, cur, group.bounds, kMinColumnGap)) {
       Rect cb = changed_bounds(prev, cur, span);
-      auto m = find_vertical_scroll(prev, cur, cb, cfg_.min_scroll_rows);
-      if (!m) continue;
-      // Clients apply moves one after another: keep only moves that cannot disturb each other.
-      bool independent = true;
-      for (const Move& o : moves)
-        independent = independent && o.dst.intersect(m->dst).empty() && o.dst.intersect(m->src()).empty() &&
-                      o.src().intersect(m->dst).empty();
-      if (independent) moves.push_back(*m);
+      if (auto m = find_vertical_scroll(prev, cur, cb, cfg_.min_scroll_rows)) scrolled |= add(*m);
+    }
+    // Not a scroll: perhaps a window was dragged (moved in x and y).
+    if (!scrolled && group.bounds.width >= 2 * cfg_.min_scroll_rows) {
+      if (auto m = find_moved_block(prev, cur, changed_bounds(prev, cur, group.bounds), 2 * cfg_.min_scroll_rows,
+                                    cfg_.min_scroll_rows))
+        add(*m);
     }
   }
   if (moves.empty()) return;

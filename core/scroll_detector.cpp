@@ -1,6 +1,9 @@
 #include "core/scroll_detector.h"
 
+#include <algorithm>
+#include <bitset>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -95,6 +98,122 @@ std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, co
   m.src_x = a.x;
   m.src_y = a.y + best_start - best_dy;
   return m;
+}
+
+namespace {
+
+constexpr int32_t kSegment = 16;
+constexpr uint64_t kBase = 0x100000001B3ull;
+
+uint64_t segment_hash(const uint32_t* p) {
+  uint64_t h = 0;
+  for (int32_t i = 0; i < kSegment; ++i) h = h * kBase + p[i];
+  return h;
+}
+
+// A segment worth searching for: at least three changes between neighbouring pixels (text,
+// edges), so that it is unlikely to match by chance.
+bool busy(const uint32_t* p) {
+  int changes = 0;
+  for (int32_t i = 1; i < kSegment; ++i) changes += p[i] != p[i - 1];
+  return changes >= 3;
+}
+
+struct Anchor {
+  int32_t x, y;
+  uint64_t hash;
+};
+
+}  // namespace
+
+std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_width,
+                                     int32_t min_height) {
+  Rect a = area.intersect(prev.bounds()).intersect(cur.bounds());
+  if (a.width < std::max(min_width, kSegment) || a.height < min_height) return std::nullopt;
+
+  // Anchors from rows spread over the area, where the new frame differs from the old: per row
+  // up to three, away from the ends (a segment across a moving edge matches nothing).
+  std::vector<Anchor> anchors;
+  std::vector<int32_t> candidates;
+  const int32_t step = std::max(1, a.height / 24);
+  for (int32_t y = a.y; y < a.bottom() && anchors.size() < 48; y += step) {
+    const uint32_t* c = cur.row(y);
+    const uint32_t* p = prev.row(y);
+    candidates.clear();
+    for (int32_t x = a.x; x + kSegment <= a.right(); x += kSegment / 2)
+      if (std::memcmp(c + x, p + x, kSegment * 4) != 0 && busy(c + x)) candidates.push_back(x);
+    if (candidates.empty()) continue;
+    size_t n = candidates.size();
+    for (size_t i : {n / 2, n / 4, (3 * n) / 4}) {
+      int32_t x = candidates[i];
+      if (std::none_of(anchors.begin(), anchors.end(), [&](const Anchor& o) { return o.x == x && o.y == y; }))
+        anchors.push_back({x, y, segment_hash(c + x)});
+    }
+  }
+  if (anchors.size() < 3) return std::nullopt;
+  std::unordered_multimap<uint64_t, size_t> by_hash;
+  std::bitset<4096> filter;
+  for (size_t i = 0; i < anchors.size(); ++i) {
+    by_hash.emplace(anchors[i].hash, i);
+    filter.set(anchors[i].hash & 4095);
+  }
+  uint64_t top_power = 1;
+  for (int32_t i = 1; i < kSegment; ++i) top_power *= kBase;
+
+  // Roll a hash over every segment position of the old frame; matches vote for an offset.
+  std::map<std::pair<int32_t, int32_t>, int> votes;
+  for (int32_t y = a.y; y < a.bottom(); ++y) {
+    const uint32_t* p = prev.row(y);
+    uint64_t h = segment_hash(p + a.x);
+    for (int32_t x = a.x;; ++x) {
+      if (filter.test(h & 4095)) {
+        auto [b, e] = by_hash.equal_range(h);
+        for (auto it = b; it != e; ++it) {
+          const Anchor& an = anchors[it->second];
+          if ((an.x != x || an.y != y) && std::memcmp(cur.row(an.y) + an.x, p + x, kSegment * 4) == 0)
+            ++votes[{an.x - x, an.y - y}];
+        }
+      }
+      if (x + kSegment >= a.right()) break;
+      h = (h - p[x] * top_power) * kBase + p[x + kSegment];
+    }
+  }
+  std::pair<int32_t, int32_t> best{0, 0};
+  int best_votes = 0;
+  for (auto& [off, v] : votes)
+    if (v > best_votes) best = off, best_votes = v;
+  if (best_votes < 3) return std::nullopt;
+  const auto [dx, dy] = best;
+
+  // Grow the largest exactly matching rectangle around the anchors that agree.
+  const Rect bounds = cur.bounds();
+  auto matches = [&](int32_t x, int32_t y) {
+    int32_t sx = x - dx, sy = y - dy;
+    return bounds.contains(x, y) && bounds.contains(sx, sy) && cur.pixel(x, y) == prev.pixel(sx, sy);
+  };
+  std::optional<Move> found;
+  for (const Anchor& an : anchors) {
+    if (!matches(an.x, an.y)) continue;
+    int32_t l = an.x, r = an.x;
+    while (l > a.x && matches(l - 1, an.y)) --l;
+    while (r < a.right() && matches(r, an.y)) ++r;
+    auto row_matches = [&](int32_t y) {
+      int32_t sy = y - dy;
+      if (y < a.y || y >= a.bottom() || sy < 0 || sy >= prev.height() || l - dx < 0 || r - dx > prev.width())
+        return false;
+      return std::memcmp(cur.row(y) + l, prev.row(sy) + (l - dx), size_t(r - l) * 4) == 0;
+    };
+    int32_t t = an.y, b = an.y + 1;
+    while (row_matches(t - 1)) --t;
+    while (row_matches(b)) ++b;
+    Move m;
+    m.dst = {l, t, r - l, b - t};
+    m.src_x = l - dx;
+    m.src_y = t - dy;
+    if (!found || m.dst.area() > found->dst.area()) found = m;
+  }
+  if (!found || found->dst.width < min_width || found->dst.height < min_height) return std::nullopt;
+  return found;
 }
 
 }  // namespace tessera

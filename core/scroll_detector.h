@@ -17,4 +17,11 @@ Rect changed_bounds(const Frame& prev, const Frame& cur, const Rect& area);
 // match anywhere.
 std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_rows);
 
+// Looks inside `area` for a block of `prev` that reappears in `cur` shifted in any direction (a
+// dragged window). Distinctive 16-pixel segments of `cur` are searched for in `prev`; the most
+// common offset wins and is grown into the largest exactly matching rectangle around a segment.
+// Returns it if it is at least min_width x min_height.
+std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_width,
+                                     int32_t min_height);
+
 }  // namespace tessera

@@ -290,3 +290,63 @@ TEST(FrameHubMoves, SkippingViewerStaysExact) {
   EXPECT_GT(took, 100);
   EXPECT_GT(moves_seen, 10u);
 }
+
+namespace {
+
+// A desktop with a detailed window at (wx, wy): what a window drag looks like frame by frame.
+FramePtr desktop_with_window(int32_t wx, int32_t wy) {
+  auto f = std::make_shared<Frame>(640, 400);
+  for (int32_t y = 0; y < 400; ++y)
+    for (int32_t x = 0; x < 640; ++x)
+      f->set_pixel(x, y, bgrx(uint8_t(40 + y / 8), uint8_t(60 + x / 16), uint8_t(((x / 64 + y / 64) & 1) ? 120 : 110)));
+  uint64_t h = 42;
+  for (int32_t y = 0; y < 150; ++y)
+    for (int32_t x = 0; x < 220; ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      bool ink = (y % 12) > 2 && (y % 12) < 10 && (h >> 40) % 3 == 0;
+      uint32_t px = y < 18 ? bgrx(0x3d, 0x5a, 0x80) : ink ? bgrx(0xd0, 0xd0, 0xd0) : bgrx(0x1a, 0x1c, 0x20);
+      if (wx + x < 640 && wy + y < 400) f->set_pixel(wx + x, wy + y, px);
+    }
+  return f;
+}
+
+}  // namespace
+
+TEST(DamageTracker, DraggedWindowBecomesAMove) {
+  DamageTracker tracker;
+  int32_t wx = 100, wy = 80;
+  FramePtr f = desktop_with_window(wx, wy);
+  tracker.update(f, nullptr, at(0));
+  Frame view = *f;
+  int found = 0;
+  for (uint64_t t = 1; t <= 20; ++t) {
+    int32_t nx = wx + 7, ny = wy + (t % 3 == 0 ? -5 : 4);
+    FramePtr g = desktop_with_window(nx, ny);
+    FrameChange c = tracker.update(g, nullptr, at(t));
+    for (const Move& m : c.moves) {
+      if (m.dst.x - m.src_x == 7 && m.dst.y - m.src_y == ny - wy &&
+          m.dst.intersect({nx, ny, 220, 150}).area() * 10 >= 220 * 150 * 9)
+        ++found;
+    }
+    apply_moves(view, c.moves);
+    paint(view, *g, c.damage);
+    ASSERT_TRUE(view.same_pixels(*g, g->bounds())) << "step " << t;
+    // The window's content was moved, not sent again: what is painted is the uncovered desktop
+    // (an L-shaped strip, in whole tiles), well under the window's own area.
+    if (!c.moves.empty()) {
+      EXPECT_LT(c.damage.area() * 10, 220 * 150 * 7) << "step " << t;
+    }
+    wx = nx;
+    wy = ny;
+  }
+  EXPECT_GE(found, 18) << "window drags recognised in " << found << " of 20 steps";
+}
+
+TEST(ScrollDetector, MovedBlockNeedsRealContent) {
+  // Flat areas match anywhere: no move may be claimed from them.
+  Frame a(200, 200), b(200, 200);
+  a.fill(a.bounds(), bgrx(10, 10, 10));
+  b.fill(b.bounds(), bgrx(10, 10, 10));
+  b.fill({50, 50, 60, 60}, bgrx(200, 0, 0));
+  EXPECT_FALSE(find_moved_block(a, b, a.bounds(), 48, 24));
+}

@@ -41,9 +41,11 @@ std::vector<uint8_t> link_until_ticket(RawConn& c, uint32_t conn_id, uint8_t typ
   c.send(link_request(conn_id, type));
   uint8_t buf[16 + 178 + 64];
   EXPECT_TRUE(c.recv(buf, 16));
-  uint32_t size = WireReader(std::span(buf, 16), "h").u32(), dummy = 0;
-  (void)dummy;
-  size = uint32_t(buf[12]) | uint32_t(buf[13]) << 8 | uint32_t(buf[14]) << 16 | uint32_t(buf[15]) << 24;
+  WireReader h(std::span(buf, 16), "reply header");
+  h.u32();
+  h.u32();
+  h.u32();
+  uint32_t size = h.u32();
   std::vector<uint8_t> reply(size);
   EXPECT_TRUE(c.recv(reply.data(), size));
   return std::vector<uint8_t>(reply.begin() + 4, reply.begin() + 4 + 162);
@@ -53,6 +55,16 @@ std::vector<uint8_t> ticket(std::span<const uint8_t> key, const std::string& pw)
   std::vector<uint8_t> plain(pw.begin(), pw.end());
   plain.push_back(0);
   return TicketKey::encrypt_for(key, plain);
+}
+
+// Links a raw main channel through authentication (no password) and returns the u32 result.
+uint32_t open_raw_main(RawConn& c) {
+  auto key = link_until_ticket(c, 0, SPICE_CHANNEL_MAIN);
+  c.send(WireWriter().u32(SPICE_COMMON_CAP_AUTH_SPICE).take());
+  c.send(ticket(key, ""));
+  uint8_t result[4];
+  if (!c.recv(result, 4)) return 0xFFFFFFFF;
+  return WireReader(result, "result").u32();
 }
 
 }  // namespace
@@ -448,11 +460,7 @@ TEST_F(HostileInput, GarbageTicket) {
 
 TEST_F(HostileInput, ClientVanishesMidMessage) {
   RawConn c(port());
-  auto key = link_until_ticket(c, 0, SPICE_CHANNEL_MAIN);
-  c.send(WireWriter().u32(1).take());
-  c.send(ticket(key, ""));
-  uint8_t result[4];
-  ASSERT_TRUE(c.recv(result, 4));
+  ASSERT_EQ(open_raw_main(c), uint32_t(SPICE_LINK_ERR_OK));
   c.send(WireWriter().u16(SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST).u32(100).u32(7).take());
   c.shutdown_write();
   EXPECT_TRUE(c.wait_closed());
@@ -461,11 +469,7 @@ TEST_F(HostileInput, ClientVanishesMidMessage) {
 
 TEST_F(HostileInput, MalformedMessageBody) {
   RawConn c(port());
-  auto key = link_until_ticket(c, 0, SPICE_CHANNEL_MAIN);
-  c.send(WireWriter().u32(1).take());
-  c.send(ticket(key, ""));
-  uint8_t result[4];
-  ASSERT_TRUE(c.recv(result, 4));
+  ASSERT_EQ(open_raw_main(c), uint32_t(SPICE_LINK_ERR_OK));
   c.send(WireWriter().u16(SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST).u32(1).u8(2).take());  // needs 2 bytes
   EXPECT_TRUE(c.wait_closed());
   EXPECT_TRUE(logs.wait_for("message body is truncated"));

@@ -13,19 +13,8 @@ constexpr size_t kMaxRectsPerUpdate = 32;
 constexpr std::chrono::milliseconds kClientInitWait{500};
 }  // namespace
 
-DisplayChannel::~DisplayChannel() {
-  if (sender_.joinable()) sender_.join();
-}
-
-void DisplayChannel::on_start() {
-  enable_ack_window();
-  sub_ = ctx_.hub->subscribe();
-  sender_ = std::thread([this] { send_loop(); });
-}
-
 void DisplayChannel::on_stop() {
-  if (sub_) sub_->close();
-  if (sender_.joinable()) sender_.join();
+  PushChannel::on_stop();
   spdlog::info("{}: sent {} updates: {} draws ({} LZ4), {} copy-bits, {} image bytes", tag(), sent_.updates,
                sent_.draws, sent_.lz4_draws, sent_.copies, sent_.bytes);
 }
@@ -118,24 +107,16 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   }
 }
 
-void DisplayChannel::send_loop() {
-  try {
-    if (!wait_for_client_init()) return;
-    while (!closed()) {
-      if (!sub_->wait(std::chrono::milliseconds(500))) {
-        if (sub_->closed()) break;
-        continue;
-      }
-      if (!wait_for_ack_window()) break;
-      if (auto u = sub_->take_frame()) send_update(*u);
-      sub_->take_cursor();  // the cursor channel shows the pointer
+void DisplayChannel::push_loop() {
+  if (!wait_for_client_init()) return;
+  while (!closed()) {
+    if (!sub_->wait(std::chrono::milliseconds(500))) {
+      if (sub_->closed()) return;
+      continue;
     }
-  } catch (const ProtocolError& e) {
-    if (!closed()) spdlog::warn("{}: {}; closing the connection", tag(), e.what());
-    close();
-  } catch (const std::exception& e) {
-    spdlog::error("{}: internal error while sending: {}; closing the connection", tag(), e.what());
-    close();
+    if (!wait_for_ack_window()) return;
+    if (auto u = sub_->take_frame()) send_update(*u);
+    sub_->take_cursor();  // the cursor channel shows the pointer
   }
 }
 

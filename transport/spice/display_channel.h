@@ -4,26 +4,23 @@
 // uncompressed bitmaps otherwise). A sender thread per client takes the newest frame when the
 // client's ACK window allows, so a slow client skips frames instead of queueing them.
 #include <atomic>
-#include <thread>
 
 #include "encode/lz4_image_encoder.h"
-#include "transport/spice/channel.h"
+#include "transport/spice/push_channel.h"
 
 namespace tessera::spice {
 
-class DisplayChannel : public Channel {
+class DisplayChannel : public PushChannel {
  public:
-  using Channel::Channel;
-  ~DisplayChannel() override;
+  using PushChannel::PushChannel;
 
  protected:
-  void on_start() override;
   void on_message(uint16_t type, WireReader& body) override;
   void on_stop() override;
   void on_drained() override;
+  void push_loop() override;
 
  private:
-  void send_loop();
   void send_update(const Subscription::FrameUpdate& u);
   void send_rect(const Frame& f, const Rect& r);
 
@@ -35,8 +32,6 @@ class DisplayChannel : public Channel {
   bool init_received_ = false;
   bool client_ready_ = false;
 
-  std::shared_ptr<Subscription> sub_;
-  std::thread sender_;
   std::atomic<uint8_t> preferred_compression_{SPICE_IMAGE_COMPRESSION_LZ4};
   bool surface_created_ = false;
   struct Counters {

@@ -10,13 +10,14 @@ constexpr size_t kMaxQueuedMoves = 16;
 
 bool Subscription::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return closed_ || full_ || !damage_.empty() || cursor_; });
-  return !closed_ && (full_ || !damage_.empty() || cursor_);
+  auto pending = [&] { return full_ || !damage_.empty() || !moves_.empty() || cursor_; };
+  cv_.wait_for(lock, timeout, [&] { return closed_ || pending(); });
+  return !closed_ && pending();
 }
 
 std::optional<Subscription::FrameUpdate> Subscription::take_frame() {
   std::lock_guard lock(mu_);
-  if (!frame_ || (!full_ && damage_.empty())) return std::nullopt;
+  if (!frame_ || (!full_ && damage_.empty() && moves_.empty())) return std::nullopt;
   FrameUpdate u;
   u.frame = frame_;
   u.resized = frame_->size() != taken_size_;

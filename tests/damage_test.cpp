@@ -350,3 +350,23 @@ TEST(ScrollDetector, MovedBlockNeedsRealContent) {
   b.fill({50, 50, 60, 60}, bgrx(200, 0, 0));
   EXPECT_FALSE(find_moved_block(a, b, a.bounds(), 48, 24));
 }
+
+// A change made of moves alone (content scrolled, nothing new exposed) must still reach the
+// viewer, even when it cancels damage the viewer had not taken yet.
+TEST(FrameHubMoves, MovesAloneAreAnUpdate) {
+  FrameHub hub;
+  auto f0 = std::make_shared<Frame>(64, 64);
+  hub.publish(f0, Region(f0->bounds()));
+  auto sub = hub.subscribe();
+  ASSERT_TRUE(sub->take_frame());
+  auto f1 = std::make_shared<Frame>(64, 64);
+  hub.publish(f1, Region(Rect{0, 32, 64, 32}));
+  FrameChange only_moves;
+  only_moves.moves.push_back(Move{{0, 32, 64, 32}, 0, 0});  // covers the pending damage
+  hub.publish(f1, only_moves);
+  EXPECT_TRUE(sub->wait(std::chrono::milliseconds(100)));
+  auto u = sub->take_frame();
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->moves.size(), 1u);
+  EXPECT_TRUE(u->damage.empty());
+}

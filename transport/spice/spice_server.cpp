@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <random>
 
 #include "core/log.h"
@@ -93,7 +95,14 @@ void SpiceServer::accept_loop() {
     if (p[1].revents) break;
     if (!(p[0].revents & POLLIN)) continue;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // Out of descriptors or memory: the listening socket stays readable, so pause, not spin.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        spdlog::warn("spice: cannot accept a connection: {}; retrying in 100 ms", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
     auto sock = std::make_unique<Socket>(fd);
     std::lock_guard lock(mu_);
     if (sockets_.size() >= config_.max_connections) {
@@ -190,7 +199,16 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned) {
     sessions_[id] = session;
     m.connection_id = id;
   }
-  socket.write_all(WireWriter().u32(SPICE_LINK_ERR_OK).take());
+  try {
+    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_OK).take());
+  } catch (const ProtocolError&) {
+    // The session was never started: take it out again.
+    if (m.channel_type == SPICE_CHANNEL_MAIN) {
+      std::lock_guard lock(mu_);
+      sessions_.erase(m.connection_id);
+    }
+    throw;
+  }
   socket.set_send_timeout(config_.send_timeout);
 
   std::shared_ptr<Channel> ch;

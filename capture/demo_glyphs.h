@@ -1,6 +1,5 @@
 #pragma once
-// Text for the demo desktop. Glyphs are generated, not a real font: each character gets a
-// fixed 5x7 pattern, enough to look and compress like text without shipping font data.
+// Text for the demo desktop: a small 5x8 bitmap font in 7x12 cells.
 #include <cstdint>
 #include <string_view>
 

@@ -120,8 +120,7 @@ std::string DemoSource::line_text(uint64_t line) const {
     h = mix(h + uint64_t(i));
     s += words[h % words.size()];
     s += (h >> 8) % 7 == 0 ? ": " : " ";
-    if ((h >> 16) % 4 == 0) s += std::to_string((h >> 20) % 1000);
-    s += ' ';
+    if ((h >> 16) % 4 == 0) s += std::to_string((h >> 20) % 1000) + " ";
   }
   return s;
 }

@@ -20,7 +20,7 @@ CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageT
       frame_limit_(frame_limit) {}
 
 DamageStats CaptureLoop::damage_stats() const {
-  std::lock_guard lock(const_cast<std::mutex&>(source_mu_));
+  std::lock_guard lock(source_mu_);
   return tracker_.stats();
 }
 

@@ -36,7 +36,7 @@ class CaptureLoop {
   FrameClock clock_;
   DamageTracker tracker_;
   uint64_t frame_limit_;
-  std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
+  mutable std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
   std::optional<CursorState> last_cursor_;
   std::atomic<uint64_t> frames_{0};
   std::jthread thread_;

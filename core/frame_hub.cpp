@@ -107,7 +107,7 @@ void FrameHub::publish(FramePtr frame, const FrameChange& change) {
   std::erase_if(subs_, [&](const std::weak_ptr<Subscription>& w) {
     auto s = w.lock();
     if (!s) return true;
-    s->post_frame(frame, change);
+    if (s->interest_.frames) s->post_frame(frame, change);
     return false;
   });
 }
@@ -118,23 +118,24 @@ void FrameHub::publish_cursor(const CursorState& cursor) {
   std::erase_if(subs_, [&](const std::weak_ptr<Subscription>& w) {
     auto s = w.lock();
     if (!s) return true;
-    s->post_cursor(cursor);
+    if (s->interest_.cursor) s->post_cursor(cursor);
     return false;
   });
 }
 
-std::shared_ptr<Subscription> FrameHub::subscribe() {
+std::shared_ptr<Subscription> FrameHub::subscribe(Interest interest) {
   auto s = std::make_shared<Subscription>();
+  s->interest_ = interest;
   std::lock_guard lock(mu_);
   if (closed_) {
     s->close();
     return s;
   }
-  if (latest_) {
+  if (latest_ && interest.frames) {
     s->frame_ = latest_;
     s->full_ = true;
   }
-  if (cursor_) s->cursor_ = cursor_;
+  if (cursor_ && interest.cursor) s->cursor_ = cursor_;
   subs_.push_back(s);
   return s;
 }

@@ -18,6 +18,12 @@ namespace tessera {
 
 class FrameHub;
 
+// What a viewer wants from the hub; it is handed nothing else.
+struct Interest {
+  bool frames = true;
+  bool cursor = true;
+};
+
 class Subscription {
  public:
   struct FrameUpdate {
@@ -47,6 +53,7 @@ class Subscription {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  Interest interest_;
   FramePtr frame_;
   Size taken_size_{};
   Region damage_;
@@ -63,7 +70,7 @@ class FrameHub {
   void publish(FramePtr frame, const FrameChange& change);
   void publish(FramePtr frame, const Region& damage);
   void publish_cursor(const CursorState& cursor);
-  std::shared_ptr<Subscription> subscribe();
+  std::shared_ptr<Subscription> subscribe(Interest interest = {});
   FramePtr latest() const;
   std::optional<CursorState> cursor() const;
   // Wakes and closes every subscription; later subscribe() calls get closed ones.

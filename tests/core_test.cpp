@@ -176,3 +176,19 @@ TEST(PngFileErrors, MissingAndCorruptFilesGiveReasons) {
   }
   std::filesystem::remove(path);
 }
+
+TEST(FrameHub, SubscriptionsGetOnlyWhatTheyAskFor) {
+  FrameHub hub;
+  auto f = std::make_shared<Frame>(8, 8);
+  hub.publish(f, Region(f->bounds()));
+  hub.publish_cursor({default_arrow_cursor(), 1, 1, true});
+  auto cursor_only = hub.subscribe({.frames = false, .cursor = true});
+  auto frames_only = hub.subscribe({.frames = true, .cursor = false});
+  EXPECT_FALSE(cursor_only->take_frame());
+  EXPECT_TRUE(cursor_only->take_cursor());
+  EXPECT_TRUE(frames_only->take_frame());
+  EXPECT_FALSE(frames_only->take_cursor());
+  hub.publish(f, Region(Rect{0, 0, 1, 1}));
+  EXPECT_FALSE(cursor_only->wait(std::chrono::milliseconds(10)));  // frames do not wake it
+  EXPECT_FALSE(cursor_only->take_frame());
+}

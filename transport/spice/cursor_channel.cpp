@@ -20,7 +20,6 @@ void CursorChannel::push_loop() {
       if (sub_->closed()) break;
       continue;
     }
-    sub_->take_frame();  // frames are the display channel's business
     auto c = sub_->take_cursor();
     if (!c || !wait_for_ack_window()) continue;
     bool shape_changed = c->image != shown->image || c->visible != shown->visible ||

@@ -13,6 +13,7 @@ class CursorChannel : public PushChannel {
  protected:
   void on_message(uint16_t type, WireReader& body) override;
   void push_loop() override;
+  Interest interest() const override { return {.frames = false, .cursor = true}; }
 };
 
 }  // namespace tessera::spice

@@ -116,7 +116,6 @@ void DisplayChannel::push_loop() {
     }
     if (!wait_for_ack_window()) return;
     if (auto u = sub_->take_frame()) send_update(*u);
-    sub_->take_cursor();  // the cursor channel shows the pointer
   }
 }
 

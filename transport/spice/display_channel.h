@@ -19,6 +19,7 @@ class DisplayChannel : public PushChannel {
   void on_stop() override;
   void on_drained() override;
   void push_loop() override;
+  Interest interest() const override { return {.frames = true, .cursor = false}; }
 
  private:
   void send_update(const Subscription::FrameUpdate& u);

@@ -10,7 +10,7 @@ PushChannel::~PushChannel() {
 
 void PushChannel::on_start() {
   enable_ack_window();
-  sub_ = ctx_.hub->subscribe();
+  sub_ = ctx_.hub->subscribe(interest());
   sender_ = std::thread([this] {
     try {
       push_loop();

@@ -18,6 +18,8 @@ class PushChannel : public Channel {
   void on_stop() override;
   // Runs on the sender thread; returns when the channel closes.
   virtual void push_loop() = 0;
+  // What this channel pushes: the hub hands it nothing else.
+  virtual Interest interest() const = 0;
 
   std::shared_ptr<Subscription> sub_;
 

@@ -183,7 +183,7 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
   for (auto& [off, v] : votes)
     if (v > best_votes) best = off, best_votes = v;
   if (best_votes < 3) return std::nullopt;
-  const auto [dx, dy] = best;
+  const int32_t dx = best.first, dy = best.second;
 
   // Grow the largest exactly matching rectangle around the anchors that agree.
   const Rect bounds = cur.bounds();

@@ -43,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         w = 1 + in.next() % 128;
         h = 1 + in.next() % 128;
         next = std::make_shared<Frame>(w, h);
+        hints.add(next->bounds());  // all new content, even when the size stays the same
         break;
       }
       if (op >= 4) {  // shift a block, as a scroll or a drag would

@@ -19,11 +19,6 @@ CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageT
       }()),
       frame_limit_(frame_limit) {}
 
-DamageStats CaptureLoop::damage_stats() const {
-  std::lock_guard lock(source_mu_);
-  return tracker_.stats();
-}
-
 CaptureLoop::~CaptureLoop() { stop(); }
 
 void CaptureLoop::tick(uint64_t index) {

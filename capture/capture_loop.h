@@ -24,8 +24,6 @@ class CaptureLoop {
   // Input from viewers, handed to the source from any thread.
   void deliver_input(const InputEvent& e);
   uint64_t frames_captured() const { return frames_.load(); }
-  // The tracker's counters so far (read after stop(), or accept a racy snapshot).
-  DamageStats damage_stats() const;
 
  private:
   void tick(uint64_t index);
@@ -36,7 +34,7 @@ class CaptureLoop {
   FrameClock clock_;
   DamageTracker tracker_;
   uint64_t frame_limit_;
-  mutable std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
+  std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
   std::optional<CursorState> last_cursor_;
   std::atomic<uint64_t> frames_{0};
   std::jthread thread_;

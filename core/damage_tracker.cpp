@@ -123,14 +123,15 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
       return true;
     };
     bool scrolled = false;
+    Region changed;  // the group's changed pixels, bounded span by span
     for (const Rect& span : changed_column_spans(prev, cur, group.bounds, kMinColumnGap)) {
       Rect cb = changed_bounds(prev, cur, span);
+      changed.add(cb);
       if (auto m = find_vertical_scroll(prev, cur, cb, cfg_.min_scroll_rows)) scrolled |= add(*m);
     }
     // Not a scroll: perhaps a window was dragged (moved in x and y).
     if (!scrolled && group.bounds.width >= 2 * cfg_.min_scroll_rows) {
-      if (auto m = find_moved_block(prev, cur, changed_bounds(prev, cur, group.bounds), 2 * cfg_.min_scroll_rows,
-                                    cfg_.min_scroll_rows))
+      if (auto m = find_moved_block(prev, cur, changed.bounds(), 2 * cfg_.min_scroll_rows, cfg_.min_scroll_rows))
         add(*m);
     }
   }
@@ -147,13 +148,12 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
   for (const Move& m : moves) apply_move(ref_, m, scratch);
   // Tiles under the moves are compared again; tiles elsewhere keep their result.
   for (const Rect& r : redo.rects()) diff_tiles(ref_, cur, grid_, r, changed_);
-  stats_.moves += moves.size();
   out.moves = std::move(moves);
 }
 
 FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Clock::time_point now) {
   FrameChange out;
-  ++stats_.frames;
+  ++frames_;
   if (!have_ref_ || ref_.size() != frame->size()) {
     grid_ = TileGrid(frame->size(), cfg_.tile_size);
     classifier_.reset(grid_.count());
@@ -164,16 +164,14 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     last_ = frame;
     in_sync_ = true;
     out.damage = Region(frame->bounds());
-    ++stats_.full_scans;
     return out;
   }
   changed_.assign(grid_.count(), 0);
   // The same frame object again, and the reference holds it exactly: nothing to compare.
   if (!(frame == last_ && in_sync_)) {
-    bool full = !hints || stats_.frames % uint64_t(cfg_.full_scan_interval) == 0;
+    bool full = !hints || frames_ % uint64_t(cfg_.full_scan_interval) == 0;
     if (full) {
       diff_tiles(ref_, *frame, grid_, frame->bounds(), changed_);
-      ++stats_.full_scans;
     } else {
       for (const Rect& r : hints->rects()) diff_tiles(ref_, *frame, grid_, r, changed_);
     }
@@ -188,7 +186,6 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     refresh[i] = prev_motion_mask_[i] & !motion_mask_[i];
     paint[i] = changed_[i] | refresh[i];
     moving[i] = changed_[i] & motion_mask_[i];
-    stats_.changed_tiles += changed_[i];
   }
   out.damage = grid_.region_of(paint);
   out.motion = grid_.region_of(moving);

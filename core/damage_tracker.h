@@ -24,13 +24,6 @@ struct DamageTrackerConfig {
   ClassifierConfig classifier;
 };
 
-struct DamageStats {
-  uint64_t frames = 0;
-  uint64_t full_scans = 0;
-  uint64_t changed_tiles = 0;
-  uint64_t moves = 0;
-};
-
 class DamageTracker {
  public:
   using Clock = std::chrono::steady_clock;
@@ -43,7 +36,6 @@ class DamageTracker {
   const TileGrid& grid() const { return grid_; }
   // Every tile currently classified as motion, changed this frame or not.
   Region motion_area() const;
-  const DamageStats& stats() const { return stats_; }
   const DamageTrackerConfig& config() const { return cfg_; }
 
  private:
@@ -59,7 +51,7 @@ class DamageTracker {
   bool in_sync_ = false; // ref_ equals last_ exactly (the last scan was a full one)
   std::vector<uint8_t> changed_, seen_;
   std::vector<uint8_t> motion_mask_, prev_motion_mask_;  // motion tiles in large enough groups
-  DamageStats stats_;
+  uint64_t frames_ = 0;  // sets the full-scan cadence
 };
 
 }  // namespace tessera

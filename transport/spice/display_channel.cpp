@@ -63,19 +63,12 @@ bool DisplayChannel::wait_for_client_init() {
 void DisplayChannel::send_rect(const Frame& f, const Rect& r) {
   bool lz4 = ctx_.settings.lz4 && client_has_cap(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) &&
              preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF && r.area() >= kMinLz4Pixels;
-  if (lz4) {
-    Body b = draw_copy_lz4(f, r, next_image_id_++, lz4_);
-    if (!b.empty()) {
-      send(SPICE_MSG_DISPLAY_DRAW_COPY, b);
-      ++sent_.lz4_draws;
-      ++sent_.draws;
-      sent_.bytes += b.size();
-      return;
-    }
-  }
-  Body b = draw_copy_bitmap(f, r, next_image_id_++);
+  Body b = lz4 ? draw_copy_lz4(f, r, next_image_id_++, lz4_) : Body{};
+  const bool sent_lz4 = !b.empty();
+  if (!sent_lz4) b = draw_copy_bitmap(f, r, next_image_id_++);
   send(SPICE_MSG_DISPLAY_DRAW_COPY, b);
   ++sent_.draws;
+  sent_.lz4_draws += sent_lz4;
   sent_.bytes += b.size();
 }
 

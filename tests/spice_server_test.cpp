@@ -377,16 +377,23 @@ class HostileInput : public SpiceServerTest {
     good->stop();
     SpiceServerTest::TearDown();
   }
+  // Sends `bytes` on a fresh connection: the server must answer the link with `code`, close
+  // the connection, and log `reason`.
+  void expect_link_refused(std::span<const uint8_t> bytes, uint32_t code, const std::string& reason) {
+    RawConn c(port());
+    c.send(bytes);
+    EXPECT_EQ(reply_error(c), code);
+    EXPECT_TRUE(c.wait_closed());
+    EXPECT_TRUE(logs.wait_for(reason)) << "no log line with: " << reason;
+  }
+
   std::unique_ptr<DisplayClient> good;
 };
 
 TEST_F(HostileInput, WrongMagic) {
-  RawConn c(port());
   std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  c.send({reinterpret_cast<const uint8_t*>(http.data()), http.size()});
-  EXPECT_EQ(reply_error(c), uint32_t(SPICE_LINK_ERR_INVALID_MAGIC));
-  EXPECT_TRUE(c.wait_closed());
-  EXPECT_TRUE(logs.wait_for("wrong magic 0x20544547"));
+  expect_link_refused({reinterpret_cast<const uint8_t*>(http.data()), http.size()}, SPICE_LINK_ERR_INVALID_MAGIC,
+                      "wrong magic 0x20544547");
 }
 
 TEST_F(HostileInput, TruncatedLink) {
@@ -399,39 +406,25 @@ TEST_F(HostileInput, TruncatedLink) {
 }
 
 TEST_F(HostileInput, AbsurdLinkSize) {
-  RawConn c(port());
-  c.send(link_header(SPICE_MAGIC, 2u << 20));
-  EXPECT_EQ(reply_error(c), uint32_t(SPICE_LINK_ERR_INVALID_DATA));
-  EXPECT_TRUE(c.wait_closed());
-  EXPECT_TRUE(logs.wait_for("link message size 2097152 outside"));
+  expect_link_refused(link_header(SPICE_MAGIC, 2u << 20), SPICE_LINK_ERR_INVALID_DATA,
+                      "link message size 2097152 outside");
 }
 
 TEST_F(HostileInput, OverflowingCapabilityCounts) {
-  RawConn c(port());
-  auto req = link_request(0, SPICE_CHANNEL_MAIN);
   WireWriter w;
   w.u32(SPICE_MAGIC).u32(2).u32(2).u32(26);
   w.u32(0).u8(SPICE_CHANNEL_MAIN).u8(0).u32(0xFFFFFFFF).u32(2).u32(18).u32(0).u32(0);
-  c.send(w.buffer());
-  EXPECT_EQ(reply_error(c), uint32_t(SPICE_LINK_ERR_INVALID_DATA));
-  EXPECT_TRUE(c.wait_closed());
-  EXPECT_TRUE(logs.wait_for("capability words"));
+  expect_link_refused(w.buffer(), SPICE_LINK_ERR_INVALID_DATA, "capability words");
 }
 
 TEST_F(HostileInput, UnknownChannelType) {
-  RawConn c(port());
-  c.send(link_request(good->session_id, 42));
-  EXPECT_EQ(reply_error(c), uint32_t(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE));
-  EXPECT_TRUE(c.wait_closed());
-  EXPECT_TRUE(logs.wait_for("channel 42 (unknown) id 0 is not offered"));
+  expect_link_refused(link_request(good->session_id, 42), SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
+                      "channel 42 (unknown) id 0 is not offered");
 }
 
 TEST_F(HostileInput, SecondaryChannelWithUnknownSession) {
-  RawConn c(port());
-  c.send(link_request(good->session_id ^ 0x5A5A5A5A, SPICE_CHANNEL_DISPLAY));
-  EXPECT_EQ(reply_error(c), uint32_t(SPICE_LINK_ERR_BAD_CONNECTION_ID));
-  EXPECT_TRUE(c.wait_closed());
-  EXPECT_TRUE(logs.wait_for("which does not exist"));
+  expect_link_refused(link_request(good->session_id ^ 0x5A5A5A5A, SPICE_CHANNEL_DISPLAY),
+                      SPICE_LINK_ERR_BAD_CONNECTION_ID, "which does not exist");
 }
 
 TEST_F(HostileInput, GarbageAfterTheLink) {

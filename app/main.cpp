@@ -11,6 +11,7 @@
 #include "capture/frame_source.h"
 #include "core/log.h"
 #include "core/png_file.h"
+#include "encode/encoder_catalog.h"
 #include "transport/spice/spice_server.h"
 
 using namespace tessera;
@@ -90,6 +91,98 @@ int run_snapshot(const CommonOptions& o, uint64_t frame, const std::string& out,
   return 0;
 }
 
+struct VideoOptions {
+  std::string backend = "ffmpeg";
+  std::string codecs = "h264,vp9,vp8,h265,mjpeg";
+  std::string exclude;
+  std::string preset;
+  int bitrate_kbps = 8000;
+  int fps_max = 30;
+};
+
+void add_video_options(CLI::App* cmd, VideoOptions& v, bool serving) {
+  cmd->add_option("--encoder-backend", v.backend,
+                  "Library that runs the video encoders: ffmpeg (libavcodec) or gstreamer" +
+                      std::string(serving ? "" : "; 'all' probes both"))
+      ->capture_default_str()
+      ->check(serving ? CLI::IsMember({"ffmpeg", "gstreamer"}) : CLI::IsMember({"ffmpeg", "gstreamer", "all"}));
+  cmd->add_option("--video-codec", v.codecs,
+                  "Codecs for motion areas, most wanted first (h264, vp9, vp8, h265, mjpeg), or 'off' to send "
+                  "everything losslessly. A client gets the first one it decodes; its own preference, when it "
+                  "states one, comes first")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        if (s == "off") return std::string();
+        try {
+          parse_video_codec_list(s);
+          return std::string();
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        }
+      });
+  cmd->add_option("--encoder-exclude", v.exclude,
+                  "Comma-separated encoders never to use, e.g. h264_vaapi,nvh264enc (a driver you do not trust)");
+  if (!serving) return;
+  cmd->add_option("--video-preset", v.preset,
+                  "Encoder speed preset: x264/x265 names (ultrafast ... medium) or libvpx cpu-used (0-8); default: "
+                  "the fastest");
+  cmd->add_option("--video-bitrate", v.bitrate_kbps,
+                  "Bitrate per video stream in kb/s: where streams start, and the most rate control allows")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 200000));
+  cmd->add_option("--video-fps-max", v.fps_max, "Most frames per second a video stream sends")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 240));
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+EncoderCatalogOptions catalog_options(const VideoOptions& v, EncoderBackend backend) {
+  EncoderCatalogOptions c;
+  c.backend = backend;
+  c.codecs = parse_video_codec_list(v.codecs);
+  c.exclude = split_list(v.exclude);
+  return c;
+}
+
+int run_probe(const VideoOptions& v) {
+  std::vector<EncoderBackend> backends;
+  if (v.backend == "all" || v.backend == "ffmpeg") backends.push_back(EncoderBackend::ffmpeg);
+  if (v.backend == "all" || v.backend == "gstreamer") backends.push_back(EncoderBackend::gstreamer);
+  const std::string codecs = v.codecs == "off" ? "h264,vp9,vp8,h265,mjpeg" : v.codecs;
+  int working = 0;
+  for (EncoderBackend b : backends) {
+    VideoOptions vo = v;
+    vo.codecs = codecs;
+    EncoderCatalogOptions o = catalog_options(vo, b);
+    o.probe_all = true;
+    EncoderCatalog cat = EncoderCatalog::probe(o);
+    std::printf("%s backend:\n", std::string(to_string(b)).c_str());
+    for (VideoCodec c : o.codecs) {
+      auto sel = cat.selected(c);
+      std::printf("  %-5s -> %s\n", std::string(to_string(c)).c_str(),
+                  sel ? (sel->element + " (" + std::string(to_string(sel->kind)) + ")").c_str() : "none: no encoder works");
+      for (const ProbeAttempt& a : cat.attempts())
+        if (a.candidate.codec == c)
+          std::printf("       %-8s %-14s %-9s %6.1f ms  %s\n", a.ok ? "accepted" : "rejected", a.candidate.element.c_str(),
+                      std::string(to_string(a.candidate.kind)).c_str(), a.millis, a.reason.c_str());
+    }
+    working += int(cat.available().size());
+  }
+  return working > 0 ? 0 : 1;
+}
+
 struct ServeOptions {
   std::string listen = "127.0.0.1";
   uint16_t spice_port = 5930;
@@ -98,7 +191,35 @@ struct ServeOptions {
   int64_t ticket_expiry = 0;
   bool no_lz4 = false;
   uint64_t frames = 0;
+  VideoOptions video;
 };
+
+// Probes the encoders once; the server's streams open them from this catalog.
+spice::VideoSettings video_settings(const ServeOptions& s) {
+  spice::VideoSettings v;
+  if (s.video.codecs == "off") {
+    v.codecs.clear();
+    spdlog::info("video: off (--video-codec off); motion is sent losslessly");
+    return v;
+  }
+  EncoderCatalogOptions o = catalog_options(s.video, *parse_encoder_backend(s.video.backend));
+  auto cat = std::make_shared<EncoderCatalog>(EncoderCatalog::probe(o));
+  for (VideoCodec c : o.codecs) {
+    std::string rejected;
+    for (const ProbeAttempt& a : cat->attempts())
+      if (a.candidate.codec == c && !a.ok) rejected += fmt::format("; {} rejected: {}", a.candidate.element, a.reason);
+    if (auto sel = cat->selected(c))
+      spdlog::info("video: {} through {} ({}){}", to_string(c), sel->label(), to_string(sel->kind), rejected);
+    else
+      spdlog::warn("video: no {} encoder works{}", to_string(c), rejected);
+  }
+  v.codecs = o.codecs;
+  v.encoders = std::move(cat);
+  v.preset = s.video.preset;
+  v.bitrate_kbps = s.video.bitrate_kbps;
+  v.fps_max = s.video.fps_max;
+  return v;
+}
 
 int run_serve(const CommonOptions& o, const ServeOptions& s) {
   // Signals are taken by sigwait below, so every thread started from here leaves them alone.
@@ -123,6 +244,7 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   cfg.port = s.spice_port;
   cfg.channel.server_name = "tessera: " + source->description();
   cfg.channel.lz4 = !s.no_lz4;
+  cfg.channel.video = video_settings(s);
   spice::SpiceServer server(cfg, hub, std::move(policy), [&](const InputEvent& e) { capture.deliver_input(e); });
 
   capture.start();
@@ -177,6 +299,7 @@ int main(int argc, char** argv) {
                         "Capture this many frames (ticks 0..N-1), then keep serving the last one (0: no limit); "
                         "for reproducible test and benchmark runs")
       ->capture_default_str();
+  add_video_options(serve_cmd, serve.video, true);
   no_ticket->excludes(pw);
   serve_cmd->callback([&] {
     if (!serve.disable_ticketing && serve.password_file.empty())
@@ -196,6 +319,11 @@ int main(int argc, char** argv) {
                      "Draw the damage tracker's decisions over the frame: motion tinted red, static changes "
                      "outlined green, scrolls outlined blue, lossless repaints after motion outlined yellow");
 
+  VideoOptions probe_video;
+  auto* probe_cmd = app.add_subcommand(
+      "probe", "Try every video encoder candidate (hardware first) and say which works and why others do not");
+  add_video_options(probe_cmd, probe_video, false);
+
   CLI11_PARSE(app, argc, argv);
   init_logging();
   set_log_level(log_level);
@@ -203,6 +331,7 @@ int main(int argc, char** argv) {
   try {
     if (serve_cmd->parsed()) return run_serve(serve_common, serve);
     if (snap_cmd->parsed()) return run_snapshot(snap_common, snap_frame, snap_out, snap_overlay);
+    if (probe_cmd->parsed()) return run_probe(probe_video);
   } catch (const std::exception& e) {
     spdlog::error("tessera: {}", e.what());
     return 1;

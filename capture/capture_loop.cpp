@@ -1,5 +1,7 @@
 #include "capture/capture_loop.h"
 
+#include "core/frame_clock.h"
+
 #include "core/log.h"
 
 namespace tessera {
@@ -35,6 +37,8 @@ void CaptureLoop::tick(uint64_t index) {
 void CaptureLoop::start() {
   uint64_t index = 0;
   clock_.wait_next({}, index);
+  // Tick k is due k/fps after this: tests and benchmarks turn ticks into times with it.
+  spdlog::info("capture: tick 0 at monotonic {} ms", monotonic_ms());
   tick(index);
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
 }

@@ -190,6 +190,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
   out.damage = grid_.region_of(paint);
   out.motion = grid_.region_of(moving);
   out.refresh = grid_.region_of(refresh);
+  out.motion_area = grid_.region_of(motion_mask_);
   for (const Rect& r : out.damage.rects()) ref_.copy_from(*frame, r);
   last_ = frame;
   return out;

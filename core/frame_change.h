@@ -21,6 +21,8 @@ struct FrameChange {
   Region damage;   // to paint from the new frame after the moves
   Region motion;   // part of `damage` that changes at a sustained rate (video, animation)
   Region refresh;  // was motion, now still: repaint losslessly (already inside `damage`)
+  // Every tile classified as motion now, changed this frame or not: where video streams live.
+  Region motion_area;
 };
 
 }  // namespace tessera

@@ -30,6 +30,8 @@ std::optional<Subscription::FrameUpdate> Subscription::take_frame() {
   u.damage.intersect(frame_->bounds());
   u.motion = motion_;
   u.motion.intersect(u.damage);
+  u.motion_area = motion_area_;
+  u.motion_area.intersect(frame_->bounds());
   damage_.clear();
   moves_.clear();
   full_ = false;
@@ -84,6 +86,7 @@ void Subscription::post_frame(const FramePtr& f, const FrameChange& change) {
   }
   damage_.add(change.damage);
   motion_ = change.motion;
+  motion_area_ = change.motion_area;
   // Many small rectangles cost more to send than their bounding box; keep the list short.
   if (damage_.rect_count() > 256) damage_ = Region(damage_.bounds());
   cv_.notify_all();

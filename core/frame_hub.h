@@ -31,6 +31,7 @@ class Subscription {
     std::vector<Move> moves;  // apply first, in order
     Region damage;            // then paint these pixels from `frame`
     Region motion;            // the part of `damage` classified as motion in the newest frame
+    Region motion_area;       // everything classified as motion in the newest frame
     bool resized = false;     // the frame size differs from the last one this viewer took
   };
 
@@ -59,6 +60,7 @@ class Subscription {
   Region damage_;
   std::vector<Move> moves_;
   Region motion_;
+  Region motion_area_;
   bool full_ = false;
   std::optional<CursorState> cursor_;
   bool closed_ = false;

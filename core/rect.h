@@ -25,6 +25,11 @@ struct Rect {
   bool contains(int32_t px, int32_t py) const {
     return px >= x && py >= y && px < right() && py < bottom();
   }
+  bool intersects(const Rect& o) const { return !intersect(o).empty(); }
+  // True when `o` lies wholly inside (an empty `o` counts as inside).
+  bool contains(const Rect& o) const {
+    return o.empty() || (o.x >= x && o.y >= y && o.right() <= right() && o.bottom() <= bottom());
+  }
   bool operator==(const Rect&) const = default;
 };
 

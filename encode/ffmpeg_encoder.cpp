@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdarg>
+
+#include <unistd.h>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -40,13 +43,34 @@ struct BufferRef {
   void reset() { av_buffer_unref(&ref); }
 };
 
-// FFmpeg logs to stderr on its own; route only errors there, our messages say the rest.
+// FFmpeg's own messages say why an encoder refused (e.g. "Cannot load libcuda.so.1"): keep the
+// last error of this thread for our exception instead of letting FFmpeg print to stderr.
+thread_local std::string t_last_av_error;
+
+void keep_av_error(void* avcl, int level, const char* fmt, va_list vl) {
+  if (level > AV_LOG_ERROR) return;
+  char line[512];
+  int prefix = 1;
+  av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
+  std::string msg = line;
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (!msg.empty()) t_last_av_error = msg;
+}
+
 void quiet_ffmpeg_logs() {
   static bool once = [] {
-    av_log_set_level(getenv("TESSERA_FFMPEG_DEBUG") ? AV_LOG_DEBUG : AV_LOG_FATAL);
+    av_log_set_callback(keep_av_error);
     return true;
   }();
   (void)once;
+  t_last_av_error.clear();
+}
+
+// "Invalid argument (Cannot load libcuda.so.1)": the error code and what FFmpeg said about it.
+std::string av_reason(int err) {
+  std::string r = av_error(err);
+  if (!t_last_av_error.empty()) r += " (" + t_last_av_error + ")";
+  return r;
 }
 
 class FfmpegEncoder final : public VideoEncoder {
@@ -163,7 +187,7 @@ class FfmpegEncoder final : public VideoEncoder {
     int err = avcodec_open2(c, codec_, &opts);
     av_dict_free(&opts);
     if (err < 0) throw EncoderError(fmt::format("{} rejected {}x{} at {} kb/s: {}", name(), cfg_.width, cfg_.height,
-                                                cfg_.bitrate_kbps, av_error(err)));
+                                                cfg_.bitrate_kbps, av_reason(err)));
     sw_frame_.reset(av_frame_alloc());
     hw_frame_.reset(av_frame_alloc());
     pkt_.reset(av_packet_alloc());
@@ -229,8 +253,11 @@ class FfmpegEncoder final : public VideoEncoder {
     AVHWDeviceType type = kind_ == EncoderKind::vaapi ? AV_HWDEVICE_TYPE_VAAPI : AV_HWDEVICE_TYPE_QSV;
     BufferRef device;
     int err = av_hwdevice_ctx_create(&device.ref, type, nullptr, nullptr, 0);
-    if (err < 0)
-      throw EncoderError(fmt::format("{}: no {} device: {}", name(), to_string(kind_), av_error(err)));
+    if (err < 0) {
+      std::string why = av_reason(err);
+      if (::access("/dev/dri", F_OK) != 0) why += "; this machine has no /dev/dri render node";
+      throw EncoderError(fmt::format("{}: no {} device: {}", name(), to_string(kind_), why));
+    }
     hw_frames_.ref = av_hwframe_ctx_alloc(device.ref);
     if (!hw_frames_.ref) throw EncoderError(name() + ": out of memory");
     auto* fc = reinterpret_cast<AVHWFramesContext*>(hw_frames_.ref->data);
@@ -240,7 +267,7 @@ class FfmpegEncoder final : public VideoEncoder {
     fc->height = cfg_.height;
     fc->initial_pool_size = 4;
     err = av_hwframe_ctx_init(hw_frames_.ref);
-    if (err < 0) throw EncoderError(fmt::format("{}: device frame pool: {}", name(), av_error(err)));
+    if (err < 0) throw EncoderError(fmt::format("{}: device frame pool: {}", name(), av_reason(err)));
     c->pix_fmt = fc->format;
     c->hw_frames_ctx = av_buffer_ref(hw_frames_.ref);
   }

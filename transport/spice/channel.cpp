@@ -45,6 +45,8 @@ Caps Channel::server_channel_caps(uint8_t type) {
     case SPICE_CHANNEL_DISPLAY:
       set_cap(c, SPICE_DISPLAY_CAP_MONITORS_CONFIG);
       set_cap(c, SPICE_DISPLAY_CAP_PREF_COMPRESSION);
+      set_cap(c, SPICE_DISPLAY_CAP_STREAM_REPORT);
+      set_cap(c, SPICE_DISPLAY_CAP_PREF_VIDEO_CODEC_TYPE);
       break;
     case SPICE_CHANNEL_INPUTS:
       set_cap(c, SPICE_INPUTS_CAP_KEY_SCANCODE);

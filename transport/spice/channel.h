@@ -14,6 +14,7 @@
 #include "core/input_event.h"
 #include "transport/spice/link.h"
 #include "transport/spice/socket.h"
+#include "transport/spice/video_streams.h"
 
 namespace tessera::spice {
 
@@ -44,6 +45,7 @@ struct ChannelSettings {
   std::chrono::milliseconds mm_time_interval{5000};
   std::chrono::milliseconds ping_interval{10000};
   bool lz4 = true;  // offer LZ4 images to clients that can decode them
+  VideoSettings video;  // motion as video streams; no encoders: everything lossless
 };
 
 // What every channel may use from the server.

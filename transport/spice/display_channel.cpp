@@ -13,10 +13,16 @@ constexpr size_t kMaxRectsPerUpdate = 32;
 constexpr std::chrono::milliseconds kClientInitWait{500};
 }  // namespace
 
+void DisplayChannel::on_start() {
+  video_ = std::make_unique<VideoStreams>(
+      ctx_.settings.video, [this](unsigned cap) { return client_has_cap(cap); }, tag());
+  PushChannel::on_start();
+}
+
 void DisplayChannel::on_stop() {
   PushChannel::on_stop();
-  spdlog::info("{}: sent {} updates: {} draws ({} LZ4), {} copy-bits, {} image bytes", tag(), sent_.updates,
-               sent_.draws, sent_.lz4_draws, sent_.copies, sent_.bytes);
+  spdlog::info("{}: sent {} updates: {} draws ({} LZ4), {} copy-bits, {} image bytes; {}", tag(), sent_.updates,
+               sent_.draws, sent_.lz4_draws, sent_.copies, sent_.bytes, video_ ? video_->summary() : "");
 }
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {
@@ -37,9 +43,16 @@ void DisplayChannel::on_message(uint16_t type, WireReader& body) {
       break;
     }
     case SPICE_MSGC_DISPLAY_STREAM_REPORT:
-    case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE:
+      video_->post_report(parse_stream_report(body));
+      break;
+    case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE: {
+      auto codecs = parse_preferred_video_codecs(body);
+      spdlog::debug("{}: client prefers {} video codec types", tag(), codecs.size());
+      video_->post_preferred_codecs(std::move(codecs));
+      break;
+    }
     case SPICE_MSGC_DISPLAY_GL_DRAW_DONE:
-      break;  // no video streams yet
+      break;  // we never send GL scanouts
     default:
       spdlog::debug("{}: ignoring display message {}", tag(), type);
   }
@@ -72,27 +85,59 @@ void DisplayChannel::send_rect(const Frame& f, const Rect& r) {
   sent_.bytes += b.size();
 }
 
+bool DisplayChannel::send_waiting(uint16_t type, const Body& body) {
+  if (!wait_for_ack_window()) return false;
+  send(type, body);
+  return true;
+}
+
+void DisplayChannel::send_lossless(const Frame& f, const Region& region) {
+  std::vector<Rect> rects = region.rects();
+  if (rects.size() > kMaxRectsPerUpdate) rects = {region.bounds()};
+  for (const Rect& r : rects) {
+    if (!wait_for_ack_window()) return;
+    send_rect(f, r);
+  }
+}
+
 void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   const Frame& f = *u.frame;
+  last_frame_ = u.frame;
+  auto send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  const auto now = VideoStreams::Clock::now();
   bool new_surface = u.resized || !surface_created_;
   if (new_surface) {
+    video_->destroy_all(send_fn);
     if (surface_created_) send(SPICE_MSG_DISPLAY_SURFACE_DESTROY, surface_destroy(0));
     send(SPICE_MSG_DISPLAY_SURFACE_CREATE, surface_create(0, uint32_t(f.width()), uint32_t(f.height())));
     surface_created_ = true;
     spdlog::info("{}: primary surface {}x{}", tag(), f.width(), f.height());
   }
+  // Streams first: where they start and end decides what goes lossless.
+  Region damage = u.damage;
+  if (!new_surface) damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
+  const Region video = video_->covered();
+  // A move may only copy pixels the client holds exactly, and never into a stream's area;
+  // otherwise (or after such a move) its destination is painted instead.
+  Region unsafe = video;
   for (const Move& m : u.moves) {
+    Region src(m.src()), dst(m.dst);
+    src.intersect(unsafe);
+    dst.intersect(video);
+    if (!src.empty() || !dst.empty()) {
+      damage.add(m.dst);
+      unsafe.add(m.dst);
+      continue;
+    }
     if (!wait_for_ack_window()) return;
     send(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(m));
     ++sent_.copies;
   }
   ++sent_.updates;
-  std::vector<Rect> rects = u.damage.rects();
-  if (rects.size() > kMaxRectsPerUpdate) rects = {u.damage.bounds()};
-  for (const Rect& r : rects) {
-    if (!wait_for_ack_window()) return;
-    send_rect(f, r);
-  }
+  Region still = damage;
+  still.subtract(video);
+  send_lossless(f, still);
+  send_lossless(f, video_->send_frames(damage, f, now, send_fn));
   if (new_surface) {
     // remote-viewer shows the display once it has the monitor layout and a MARK.
     send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, monitors_config(uint32_t(f.width()), uint32_t(f.height())));
@@ -100,15 +145,32 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   }
 }
 
+void DisplayChannel::send_owed_frames() {
+  auto due = video_->next_due();
+  const auto now = VideoStreams::Clock::now();
+  if (!due || *due > now || !last_frame_) return;
+  auto send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  send_lossless(*last_frame_, video_->send_frames(Region{}, *last_frame_, now, send_fn));
+}
+
 void DisplayChannel::push_loop() {
   if (!wait_for_client_init()) return;
   while (!closed()) {
-    if (!sub_->wait(std::chrono::milliseconds(500))) {
-      if (sub_->closed()) return;
-      continue;
+    auto timeout = std::chrono::milliseconds(500);
+    if (auto due = video_->next_due()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*due - VideoStreams::Clock::now());
+      timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
     }
+    bool pending = sub_->wait(timeout);
+    if (sub_->closed()) return;
     if (!wait_for_ack_window()) return;
-    if (auto u = sub_->take_frame()) send_update(*u);
+    if (pending) {
+      if (auto u = sub_->take_frame()) {
+        send_update(*u);
+        continue;
+      }
+    }
+    send_owed_frames();
   }
 }
 

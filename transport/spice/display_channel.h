@@ -1,8 +1,9 @@
 #pragma once
 // The display channel: the primary surface, a full lossless first frame, then the damaged
 // rectangles of each new frame as DRAW_COPY (LZ4 when the client decodes it and it pays off,
-// uncompressed bitmaps otherwise). A sender thread per client takes the newest frame when the
-// client's ACK window allows, so a slow client skips frames instead of queueing them.
+// uncompressed bitmaps otherwise), scrolls as COPY_BITS, and motion as video streams. A sender
+// thread per client takes the newest frame when the client's ACK window allows, so a slow
+// client skips frames instead of queueing them.
 #include <atomic>
 
 #include "encode/lz4_image_encoder.h"
@@ -15,6 +16,7 @@ class DisplayChannel : public PushChannel {
   using PushChannel::PushChannel;
 
  protected:
+  void on_start() override;
   void on_message(uint16_t type, WireReader& body) override;
   void on_stop() override;
   void on_drained() override;
@@ -24,6 +26,9 @@ class DisplayChannel : public PushChannel {
  private:
   void send_update(const Subscription::FrameUpdate& u);
   void send_rect(const Frame& f, const Rect& r);
+  void send_lossless(const Frame& f, const Region& region);
+  bool send_waiting(uint16_t type, const Body& body);
+  void send_owed_frames();
 
   // The first frame waits (briefly) for the client's INIT and whatever it sent with it, so
   // that a compression preference applies from the first picture on.
@@ -40,6 +45,8 @@ class DisplayChannel : public PushChannel {
   } sent_;
   uint64_t next_image_id_ = 1;
   Lz4ImageEncoder lz4_;
+  std::unique_ptr<VideoStreams> video_;
+  FramePtr last_frame_;  // the newest frame this client was sent
 };
 
 }  // namespace tessera::spice

@@ -146,4 +146,55 @@ Body cursor_set(const CursorState& c) {
 
 Body cursor_move(int32_t x, int32_t y) { return WireWriter().i16(clamp16(x)).i16(clamp16(y)).take(); }
 
+Body stream_create(uint32_t id, uint8_t codec_type, const Rect& dest) {
+  WireWriter w;
+  w.u32(0).u32(id).u8(SPICE_STREAM_FLAGS_TOP_DOWN).u8(codec_type).u64(0);
+  w.u32(uint32_t(dest.width)).u32(uint32_t(dest.height));  // stream size
+  w.u32(uint32_t(dest.width)).u32(uint32_t(dest.height));  // source size
+  w.rect(dest).u8(SPICE_CLIP_TYPE_NONE);
+  return w.take();
+}
+
+Body stream_data(uint32_t id, uint32_t mm_time, std::span<const uint8_t> frame) {
+  WireWriter w;
+  w.u32(id).u32(mm_time).u32(uint32_t(frame.size()));
+  Body b = w.take();
+  b.insert(b.end(), frame.begin(), frame.end());
+  return b;
+}
+
+Body stream_data_sized(uint32_t id, uint32_t mm_time, const Rect& dest, std::span<const uint8_t> frame) {
+  WireWriter w;
+  w.u32(id).u32(mm_time).u32(uint32_t(dest.width)).u32(uint32_t(dest.height)).rect(dest);
+  w.u32(uint32_t(frame.size()));
+  Body b = w.take();
+  b.insert(b.end(), frame.begin(), frame.end());
+  return b;
+}
+
+Body stream_destroy(uint32_t id) { return WireWriter().u32(id).take(); }
+
+Body stream_activate_report(uint32_t id, uint32_t unique_id, uint32_t max_window, uint32_t timeout_ms) {
+  return WireWriter().u32(id).u32(unique_id).u32(max_window).u32(timeout_ms).take();
+}
+
+StreamReport parse_stream_report(WireReader& r) {
+  StreamReport s;
+  s.stream_id = r.u32();
+  s.unique_id = r.u32();
+  s.start_frame_mm_time = r.u32();
+  s.end_frame_mm_time = r.u32();
+  s.num_frames = r.u32();
+  s.num_drops = r.u32();
+  s.last_frame_delay = r.i32();
+  s.audio_delay = r.u32();
+  return s;
+}
+
+std::vector<uint8_t> parse_preferred_video_codecs(WireReader& r) {
+  uint8_t n = r.u8();
+  auto b = r.bytes(n);
+  return {b.begin(), b.end()};
+}
+
 }  // namespace tessera::spice

@@ -52,6 +52,31 @@ Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id);
 Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc);
 constexpr size_t kDrawCopyFixedBytes = 57;  // up to the image descriptor
 
+// Video streams. Frames are top-down; clip NONE (streams never overlap anything we draw).
+Body stream_create(uint32_t id, uint8_t codec_type, const Rect& dest);
+Body stream_data(uint32_t id, uint32_t mm_time, std::span<const uint8_t> frame);
+Body stream_data_sized(uint32_t id, uint32_t mm_time, const Rect& dest, std::span<const uint8_t> frame);
+Body stream_destroy(uint32_t id);
+Body stream_activate_report(uint32_t id, uint32_t unique_id, uint32_t max_window, uint32_t timeout_ms);
+constexpr size_t kStreamDataHeaderBytes = 12, kStreamDataSizedHeaderBytes = 36;
+
+// What a client reports about a stream (SPICE_MSGC_DISPLAY_STREAM_REPORT).
+struct StreamReport {
+  uint32_t stream_id = 0;
+  uint32_t unique_id = 0;
+  uint32_t start_frame_mm_time = 0;
+  uint32_t end_frame_mm_time = 0;
+  uint32_t num_frames = 0;
+  uint32_t num_drops = 0;
+  int32_t last_frame_delay = 0;  // the last frame's mm_time minus the client's clock on arrival
+  uint32_t audio_delay = 0;
+  // The client could not decode the stream at all.
+  bool unsupported() const { return num_frames == 0 && num_drops == 0xFFFFFFFFu; }
+};
+StreamReport parse_stream_report(WireReader& r);
+// PREFERRED_VIDEO_CODEC_TYPE: the client's codec types, most wanted first.
+std::vector<uint8_t> parse_preferred_video_codecs(WireReader& r);
+
 // Inputs channel.
 Body inputs_init(uint16_t modifiers);
 Body inputs_key_modifiers(uint16_t modifiers);

@@ -1,0 +1,372 @@
+#include "transport/spice/video_streams.h"
+
+#include <algorithm>
+#include <random>
+
+#include "core/frame_clock.h"
+#include "core/log.h"
+#include "encode/color_convert.h"
+
+namespace tessera::spice {
+
+namespace {
+constexpr uint32_t kMaxStreams = 64;  // SPICE_MAX_NUM_STREAMS
+constexpr uint32_t kReportWindow = 5;  // frames per client report
+constexpr uint32_t kReportTimeoutMs = 1000;
+constexpr auto kRaiseEvery = std::chrono::seconds(2);
+constexpr size_t kMaxMarginSamples = 100000;
+
+Rect bounding(const Rect& a, const Rect& b) {
+  int32_t x0 = std::min(a.x, b.x), y0 = std::min(a.y, b.y);
+  int32_t x1 = std::max(a.right(), b.right()), y1 = std::max(a.bottom(), b.bottom());
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+bool touches(const Rect& a, const Rect& b) {
+  return a.x <= b.right() && b.x <= a.right() && a.y <= b.bottom() && b.y <= a.bottom();
+}
+}  // namespace
+
+uint8_t spice_codec_type(VideoCodec c) {
+  switch (c) {
+    case VideoCodec::mjpeg: return SPICE_VIDEO_CODEC_TYPE_MJPEG;
+    case VideoCodec::vp8: return SPICE_VIDEO_CODEC_TYPE_VP8;
+    case VideoCodec::h264: return SPICE_VIDEO_CODEC_TYPE_H264;
+    case VideoCodec::vp9: return SPICE_VIDEO_CODEC_TYPE_VP9;
+    case VideoCodec::h265: return SPICE_VIDEO_CODEC_TYPE_H265;
+  }
+  return 0;
+}
+
+std::optional<VideoCodec> codec_of_spice_type(uint8_t type) {
+  for (VideoCodec c : kAllVideoCodecs)
+    if (spice_codec_type(c) == type) return c;
+  return std::nullopt;
+}
+
+unsigned spice_codec_cap(VideoCodec c) {
+  switch (c) {
+    case VideoCodec::mjpeg: return SPICE_DISPLAY_CAP_CODEC_MJPEG;
+    case VideoCodec::vp8: return SPICE_DISPLAY_CAP_CODEC_VP8;
+    case VideoCodec::h264: return SPICE_DISPLAY_CAP_CODEC_H264;
+    case VideoCodec::vp9: return SPICE_DISPLAY_CAP_CODEC_VP9;
+    case VideoCodec::h265: return SPICE_DISPLAY_CAP_CODEC_H265;
+  }
+  return 0;
+}
+
+std::vector<Rect> motion_boxes(const Region& motion, const Rect& bounds) {
+  std::vector<Rect> boxes = motion.rects();
+  // Merge touching boxes until none touch: connected parts become one box each.
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (size_t i = 0; i < boxes.size() && !merged; ++i)
+      for (size_t j = i + 1; j < boxes.size(); ++j)
+        if (touches(boxes[i], boxes[j])) {
+          boxes[i] = bounding(boxes[i], boxes[j]);
+          boxes.erase(boxes.begin() + std::ptrdiff_t(j));
+          merged = true;
+          break;
+        }
+  }
+  // 4:2:0 pictures need even sizes and offsets.
+  std::vector<Rect> out;
+  const int32_t max_x = bounds.right() & ~1, max_y = bounds.bottom() & ~1;
+  for (const Rect& b : boxes) {
+    int32_t x0 = std::max(b.x, bounds.x) & ~1, y0 = std::max(b.y, bounds.y) & ~1;
+    int32_t x1 = std::min((b.right() + 1) & ~1, max_x), y1 = std::min((b.bottom() + 1) & ~1, max_y);
+    if (x1 - x0 >= 2 && y1 - y0 >= 2) out.push_back({x0, y0, x1 - x0, y1 - y0});
+  }
+  return out;
+}
+
+struct VideoStreams::Stream {
+  uint32_t id = 0;
+  uint32_t unique_id = 0;
+  Rect rect;
+  VideoCodec codec = VideoCodec::h264;
+  std::unique_ptr<VideoEncoder> encoder;
+  int bitrate_kbps = 0;
+  Clock::time_point created, last_sent, last_rate_change;
+  bool owes = true;  // a new stream shows nothing until its first frame
+  uint64_t frames = 0, bytes = 0;
+};
+
+VideoStreams::VideoStreams(VideoSettings settings, CapFn client_cap, std::string tag)
+    : cfg_(std::move(settings)), client_cap_(std::move(client_cap)), tag_(std::move(tag)) {}
+
+VideoStreams::~VideoStreams() = default;
+
+void VideoStreams::post_report(const StreamReport& r) {
+  std::lock_guard lock(in_mu_);
+  if (reports_.size() < 256) reports_.push_back(r);
+}
+
+void VideoStreams::post_preferred_codecs(std::vector<uint8_t> spice_types) {
+  std::lock_guard lock(in_mu_);
+  preferred_ = std::move(spice_types);
+}
+
+std::optional<VideoCodec> VideoStreams::choose_codec() const {
+  if (!cfg_.encoders) return std::nullopt;
+  std::vector<VideoCodec> order;
+  // The client's order first (only codecs the server allows), then the server's.
+  for (uint8_t t : client_order_)
+    if (auto c = codec_of_spice_type(t); c && std::count(cfg_.codecs.begin(), cfg_.codecs.end(), *c))
+      order.push_back(*c);
+  for (VideoCodec c : cfg_.codecs)
+    if (!std::count(order.begin(), order.end(), c)) order.push_back(c);
+  const bool multi = client_cap_(SPICE_DISPLAY_CAP_MULTI_CODEC);
+  for (VideoCodec c : order) {
+    if (std::count(failed_codecs_.begin(), failed_codecs_.end(), c) || !cfg_.encoders->selected(c)) continue;
+    // Clients from before codec negotiation decode MJPEG only.
+    bool client_ok = c == VideoCodec::mjpeg ? (client_cap_(SPICE_DISPLAY_CAP_CODEC_MJPEG) || !multi)
+                                            : (multi && client_cap_(spice_codec_cap(c)));
+    if (client_ok) return c;
+  }
+  return std::nullopt;
+}
+
+Region VideoStreams::covered() const {
+  Region r;
+  for (const auto& s : streams_) r.add(s->rect);
+  return r;
+}
+
+Region VideoStreams::plan(const Region& motion_area, const Rect& bounds, Clock::time_point now, const SendFn& send) {
+  Region repaint;
+  // Reports may end streams (a client that cannot decode); their areas need repainting.
+  {
+    Region before = covered();
+    apply_reports(now);
+    before.subtract(covered());
+    repaint.add(before);
+  }
+  std::vector<Rect> boxes;
+  if (cfg_.encoders && !cfg_.codecs.empty())
+    for (const Rect& b : motion_boxes(motion_area, bounds))
+      if (b.area() >= cfg_.min_area) boxes.push_back(b);
+
+  std::vector<bool> keep(streams_.size(), false);
+  std::vector<Rect> settled;
+  std::vector<Candidate> next_candidates;
+  for (const Rect& b : boxes) {
+    // Mostly inside a live stream: the stream goes on; the rest of the box goes lossless.
+    bool kept = false;
+    for (size_t i = 0; i < streams_.size(); ++i)
+      if (streams_[i]->rect.intersect(b).area() * 2 >= b.area()) {
+        keep[i] = true;
+        kept = true;
+      }
+    if (kept) continue;
+    Candidate c{b, now};
+    for (const Candidate& old : candidates_)
+      if (old.rect.intersects(b)) {
+        c.rect = bounding(c.rect, old.rect);
+        c.since = std::min(c.since, old.since);
+      }
+    if (now - c.since >= cfg_.settle) {
+      // A stream it overlaps (a video that grew or moved far) gives way to the new one.
+      settled.push_back(c.rect);
+    } else {
+      next_candidates.push_back(c);
+    }
+  }
+  candidates_ = std::move(next_candidates);
+  const std::vector<Rect>& to_open = settled;
+  for (const Rect& u : to_open)
+    for (size_t i = 0; i < streams_.size(); ++i)
+      if (streams_[i]->rect.intersects(u)) keep[i] = false;
+  for (size_t i = streams_.size(); i-- > 0;)
+    if (!keep[i]) {
+      repaint.add(streams_[i]->rect);
+      close_stream(i, true, send);
+    }
+  for (const Rect& u : to_open) {
+    bool overlaps = false;
+    for (const auto& s : streams_) overlaps |= s->rect.intersects(u);
+    if (overlaps || streams_.size() >= cfg_.max_streams) continue;  // stays lossless
+    if (!open_stream(u, now, send)) break;
+  }
+  repaint.subtract(covered());
+  return repaint;
+}
+
+bool VideoStreams::open_stream(const Rect& r, Clock::time_point now, const SendFn& send) {
+  for (;;) {
+    auto codec = choose_codec();
+    if (!codec) return false;
+    uint32_t id = 0;
+    while (id < kMaxStreams && std::any_of(streams_.begin(), streams_.end(), [&](auto& s) { return s->id == id; }))
+      ++id;
+    if (id == kMaxStreams) return false;
+    auto s = std::make_unique<Stream>();
+    VideoEncoderConfig ec;
+    ec.width = r.width;
+    ec.height = r.height;
+    ec.fps = cfg_.fps_max;
+    ec.bitrate_kbps = cfg_.bitrate_kbps;
+    ec.preset = cfg_.preset;
+    try {
+      s->encoder = cfg_.encoders->open(*codec, ec);
+    } catch (const EncoderError& e) {
+      spdlog::warn("{}: cannot open a {} encoder for a {}x{} stream, trying another codec: {}", tag_,
+                   to_string(*codec), r.width, r.height, e.what());
+      failed_codecs_.push_back(*codec);
+      continue;
+    }
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    s->id = id;
+    s->unique_id = uint32_t(rng());
+    s->rect = r;
+    s->codec = *codec;
+    s->bitrate_kbps = cfg_.bitrate_kbps;
+    s->created = s->last_rate_change = now;
+    if (!send(SPICE_MSG_DISPLAY_STREAM_CREATE, stream_create(id, spice_codec_type(*codec), r))) return false;
+    if (client_cap_(SPICE_DISPLAY_CAP_STREAM_REPORT))
+      send(SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT,
+           stream_activate_report(id, s->unique_id, kReportWindow, kReportTimeoutMs));
+    spdlog::info("{}: stream {} opened: {} through {} at {},{} {}x{}, {} kb/s", tag_, id, to_string(*codec),
+                 s->encoder->name(), r.x, r.y, r.width, r.height, s->bitrate_kbps);
+    ++stats_.streams;
+    streams_.push_back(std::move(s));
+    return true;
+  }
+}
+
+void VideoStreams::close_stream(size_t index, bool tell_client, const SendFn& send) {
+  Stream& s = *streams_[index];
+  if (tell_client) send(SPICE_MSG_DISPLAY_STREAM_DESTROY, stream_destroy(s.id));
+  double secs = std::chrono::duration<double>(s.last_sent - s.created).count();
+  spdlog::info("{}: stream {} closed after {} frames, {} bytes ({:.0f} kb/s)", tag_, s.id, s.frames, s.bytes,
+               secs > 0 ? double(s.bytes) * 8 / 1000 / secs : 0.0);
+  streams_.erase(streams_.begin() + std::ptrdiff_t(index));
+}
+
+void VideoStreams::destroy_all(const SendFn& send) {
+  while (!streams_.empty()) close_stream(streams_.size() - 1, true, send);
+}
+
+void VideoStreams::apply_reports(Clock::time_point now) {
+  std::vector<StreamReport> reports;
+  {
+    std::lock_guard lock(in_mu_);
+    reports.swap(reports_);
+    if (preferred_) {
+      client_order_ = std::move(*preferred_);
+      preferred_.reset();
+    }
+  }
+  for (const StreamReport& r : reports) {
+    auto it = std::find_if(streams_.begin(), streams_.end(),
+                           [&](auto& s) { return s->id == r.stream_id && s->unique_id == r.unique_id; });
+    if (it == streams_.end()) continue;  // a stream that already ended
+    Stream& s = **it;
+    if (r.unsupported()) {
+      spdlog::warn("{}: the client cannot decode {} (stream {}); using another codec or lossless images", tag_,
+                   to_string(s.codec), s.id);
+      failed_codecs_.push_back(s.codec);
+      close_stream(size_t(it - streams_.begin()), false, [](uint16_t, const Body&) { return true; });
+      continue;
+    }
+    ++stats_.reports;
+    stats_.late_frames += r.num_drops;
+    if (stats_.margins.size() < kMaxMarginSamples) stats_.margins.push_back(r.last_frame_delay);
+    int rate = s.bitrate_kbps;
+    if (r.num_drops > 0) {
+      rate = std::max(cfg_.min_bitrate_kbps, rate * 3 / 4);  // frames arrive late: back off
+    } else if (now - s.last_rate_change >= kRaiseEvery) {
+      rate = std::min(cfg_.bitrate_kbps, rate + std::max(100, rate / 10));  // then creep back up
+    }
+    if (rate != s.bitrate_kbps) {
+      spdlog::debug("{}: stream {}: {} of {} frames late, last margin {} ms: {} -> {} kb/s", tag_, s.id, r.num_drops,
+                    r.num_frames, r.last_frame_delay, s.bitrate_kbps, rate);
+      s.bitrate_kbps = rate;
+      s.encoder->set_bitrate(rate);
+      s.last_rate_change = now;
+    }
+  }
+}
+
+Region VideoStreams::send_frames(const Region& damage, const Frame& frame, Clock::time_point now, const SendFn& send) {
+  Region lost;
+  const auto min_gap = std::chrono::microseconds(1000000 / std::max(1, cfg_.fps_max));
+  for (size_t i = 0; i < streams_.size();) {
+    Stream& s = *streams_[i];
+    Region here(s.rect);
+    here.intersect(damage);
+    if (!s.owes && here.empty()) {
+      ++i;
+      continue;
+    }
+    if (s.frames > 0 && now - s.last_sent < min_gap - std::chrono::milliseconds(2)) {
+      s.owes = true;  // held back by --video-fps-max; sent when due
+      ++stats_.skipped;
+      ++i;
+      continue;
+    }
+    try {
+      if (!send_frame(s, frame, now, send)) return lost;
+      ++i;
+    } catch (const EncoderError& e) {
+      spdlog::warn("{}: stream {} ({}) failed, repainting it losslessly: {}", tag_, s.id, to_string(s.codec), e.what());
+      failed_codecs_.push_back(s.codec);
+      lost.add(s.rect);
+      close_stream(i, true, send);
+    }
+  }
+  return lost;
+}
+
+bool VideoStreams::send_frame(Stream& s, const Frame& frame, Clock::time_point now, const SendFn& send) {
+  VideoEncoder& enc = *s.encoder;
+  picture_.reset(enc.input_layout(), s.rect.width, s.rect.height, enc.full_range_input());
+  bgrx_to_yuv(frame, s.rect, picture_);
+  auto out = enc.encode(picture_, false);
+  s.owes = false;
+  s.last_sent = now;
+  if (!out || out->data.empty()) {
+    ++stats_.skipped;
+    return true;
+  }
+  // The real multimedia time plus a small margin: the client shows the frame on arrival.
+  uint32_t mm = monotonic_ms() + cfg_.frame_delay_ms;
+  Body b = client_cap_(SPICE_DISPLAY_CAP_SIZED_STREAM) ? stream_data_sized(s.id, mm, s.rect, out->data)
+                                                       : stream_data(s.id, mm, out->data);
+  uint16_t type = client_cap_(SPICE_DISPLAY_CAP_SIZED_STREAM) ? SPICE_MSG_DISPLAY_STREAM_DATA_SIZED
+                                                              : SPICE_MSG_DISPLAY_STREAM_DATA;
+  if (!send(type, b)) return false;
+  ++s.frames;
+  s.bytes += out->data.size();
+  ++stats_.frames;
+  stats_.keyframes += out->keyframe;
+  stats_.bytes += out->data.size();
+  return true;
+}
+
+std::optional<VideoStreams::Clock::time_point> VideoStreams::next_due() const {
+  std::optional<Clock::time_point> due;
+  const auto min_gap = std::chrono::microseconds(1000000 / std::max(1, cfg_.fps_max));
+  for (const auto& s : streams_)
+    if (s->owes) {
+      auto t = s->last_sent + min_gap;
+      if (!due || t < *due) due = t;
+    }
+  return due;
+}
+
+std::string VideoStreams::summary() const {
+  if (stats_.streams == 0) return "no video streams";
+  std::string margin = "no client reports";
+  if (!stats_.margins.empty()) {
+    auto m = stats_.margins;
+    std::sort(m.begin(), m.end());
+    margin = fmt::format("client wait before display (report margin) p50 {} ms, min {} ms, max {} ms over {} reports",
+                         m[m.size() / 2], m.front(), m.back(), stats_.reports);
+  }
+  return fmt::format("{} video streams, {} frames ({} keyframes, {} held back), {} bytes; {}; {} late frames",
+                     stats_.streams, stats_.frames, stats_.keyframes, stats_.skipped, stats_.bytes, margin,
+                     stats_.late_frames);
+}
+
+}  // namespace tessera::spice

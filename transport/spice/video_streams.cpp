@@ -151,14 +151,15 @@ Region VideoStreams::plan(const Region& motion_area, const Rect& bounds, Clock::
   std::vector<Rect> settled;
   std::vector<Candidate> next_candidates;
   for (const Rect& b : boxes) {
-    // Mostly inside a live stream: the stream goes on; the rest of the box goes lossless.
-    bool kept = false;
-    for (size_t i = 0; i < streams_.size(); ++i)
-      if (streams_[i]->rect.intersect(b).area() * 2 >= b.area()) {
-        keep[i] = true;
-        kept = true;
-      }
-    if (kept) continue;
+    // A stream lives on while motion touches it (a settling replacement ends it below). A box
+    // mostly inside one needs nothing more: what strays outside goes lossless.
+    bool inside = false;
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      Rect common = streams_[i]->rect.intersect(b);
+      keep[i] = keep[i] || !common.empty();
+      inside |= common.area() * 2 >= b.area();
+    }
+    if (inside) continue;
     Candidate c{b, now};
     for (const Candidate& old : candidates_)
       if (old.rect.intersects(b)) {

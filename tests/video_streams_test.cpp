@@ -1,0 +1,303 @@
+// Stream lifecycle, codec choice, rate control and message layout of SPICE video streams,
+// with stand-in encoders (the real ones are tested in encode_test and end to end).
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "transport/spice/video_streams.h"
+
+namespace tessera::spice {
+namespace {
+
+using Clock = VideoStreams::Clock;
+using namespace std::chrono_literals;
+
+struct EncoderLog {
+  std::vector<int> bitrates;
+  bool fail_next = false;
+  int opened = 0;
+};
+
+class StandInEncoder : public VideoEncoder {
+ public:
+  StandInEncoder(VideoEncoderConfig c, EncoderLog* log) : VideoEncoder(std::move(c)), log_(log) {}
+  YuvLayout input_layout() const override { return YuvLayout::i420; }
+  std::optional<EncodedFrame> encode(const YuvImage& p, bool) override {
+    if (log_->fail_next) throw EncoderError("stand-in failure");
+    EXPECT_EQ(p.width(), cfg_.width);
+    return EncodedFrame{{uint8_t(frames_), 0xAB}, frames_++ == 0};
+  }
+  void set_bitrate(int kbps) override { log_->bitrates.push_back(kbps); }
+  std::string name() const override { return "stand-in"; }
+
+ private:
+  EncoderLog* log_;
+  int frames_ = 0;
+};
+
+struct Sent {
+  uint16_t type;
+  Body body;
+};
+
+struct Fixture {
+  EncoderLog log;
+  std::set<unsigned> caps{SPICE_DISPLAY_CAP_MULTI_CODEC, SPICE_DISPLAY_CAP_CODEC_H264, SPICE_DISPLAY_CAP_CODEC_VP9,
+                          SPICE_DISPLAY_CAP_CODEC_MJPEG, SPICE_DISPLAY_CAP_STREAM_REPORT,
+                          SPICE_DISPLAY_CAP_SIZED_STREAM};
+  std::vector<Sent> sent;
+  VideoSettings settings;
+  std::unique_ptr<VideoStreams> streams;
+  Frame frame{640, 400};
+  Clock::time_point t0 = Clock::now();
+
+  explicit Fixture(std::vector<VideoCodec> codecs = {VideoCodec::h264, VideoCodec::vp9, VideoCodec::mjpeg}) {
+    EncoderCatalogOptions o;
+    o.codecs = codecs;
+    o.opener = [this](const EncoderCandidate& c, const VideoEncoderConfig& cfg) -> std::unique_ptr<VideoEncoder> {
+      if (c.kind != EncoderKind::software) throw EncoderError("no device");
+      ++log.opened;
+      return std::make_unique<StandInEncoder>(cfg, &log);
+    };
+    settings.encoders = std::make_shared<EncoderCatalog>(EncoderCatalog::probe(o));
+    log.opened = 0;
+    settings.codecs = codecs;
+    settings.bitrate_kbps = 4000;
+    settings.min_bitrate_kbps = 1000;
+    make();
+  }
+  void make() {
+    streams = std::make_unique<VideoStreams>(settings, [this](unsigned c) { return caps.count(c) > 0; }, "test");
+  }
+  VideoStreams::SendFn send() {
+    return [this](uint16_t type, const Body& b) {
+      sent.push_back({type, b});
+      return true;
+    };
+  }
+  Region plan(const Region& motion, Clock::duration at) { return streams->plan(motion, frame.bounds(), t0 + at, send()); }
+  std::vector<uint16_t> types() const {
+    std::vector<uint16_t> t;
+    for (const Sent& s : sent) t.push_back(s.type);
+    return t;
+  }
+  // Opens a stream on `r` (after the settle time) and clears the message log.
+  void open(const Rect& r) {
+    plan(Region(r), 0ms);
+    plan(Region(r), 150ms);
+    ASSERT_FALSE(streams->empty());
+  }
+};
+
+uint32_t le32(const Body& b, size_t at) { return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | uint32_t(b[at + 3]) << 24; }
+
+TEST(MotionBoxes, ConnectedPartsBecomeEvenBoxes) {
+  Region m;
+  m.add({10, 10, 32, 32});
+  m.add({42, 10, 32, 32});     // touches the first
+  m.add({301, 201, 33, 31});   // apart, odd corners
+  auto boxes = motion_boxes(m, {0, 0, 333, 300});
+  ASSERT_EQ(boxes.size(), 2u);
+  EXPECT_EQ(boxes[0], (Rect{10, 10, 64, 32}));
+  EXPECT_EQ(boxes[1], (Rect{300, 200, 32, 32}));  // right edge clipped to the even 332
+  EXPECT_TRUE(motion_boxes(Region(), {0, 0, 100, 100}).empty());
+}
+
+TEST(VideoStreams, OpensAfterSettlingWithTheClientsFirstCodec) {
+  Fixture f;
+  Rect r{320, 64, 256, 192};
+  EXPECT_TRUE(f.plan(Region(r), 0ms).empty());
+  EXPECT_TRUE(f.sent.empty()) << "a new motion area first settles";
+  f.plan(Region(r), 150ms);
+  ASSERT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_CREATE, SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT}));
+  const Body& c = f.sent[0].body;
+  ASSERT_EQ(c.size(), 51u);
+  EXPECT_EQ(le32(c, 0), 0u);                         // surface
+  EXPECT_EQ(c[8], SPICE_STREAM_FLAGS_TOP_DOWN);      // else the client flips every frame
+  EXPECT_EQ(c[9], SPICE_VIDEO_CODEC_TYPE_H264);
+  EXPECT_EQ(le32(c, 18), 256u);                      // stream width
+  EXPECT_EQ(le32(c, 34), 64u);                       // dest top
+  EXPECT_EQ(le32(c, 38), 320u);                      // dest left
+  EXPECT_EQ(c[50], SPICE_CLIP_TYPE_NONE);
+  EXPECT_EQ(f.streams->covered().bounds(), r);
+
+  // The first frame is owed even without damage; sized data when the client has the cap.
+  f.sent.clear();
+  EXPECT_TRUE(f.streams->send_frames(Region(), f.frame, f.t0 + 150ms, f.send()).empty());
+  ASSERT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_DATA_SIZED}));
+  EXPECT_EQ(f.sent[0].body.size(), kStreamDataSizedHeaderBytes + 2);
+  EXPECT_EQ(le32(f.sent[0].body, 32), 2u);  // data size
+}
+
+TEST(VideoStreams, ClientCapsAndPreferencePickTheCodec) {
+  {
+    Fixture f;
+    f.caps.erase(SPICE_DISPLAY_CAP_CODEC_H264);
+    f.make();
+    f.open({0, 0, 128, 128});
+    EXPECT_EQ(f.sent[0].body[9], SPICE_VIDEO_CODEC_TYPE_VP9);
+  }
+  {
+    Fixture f;  // a client from before codec negotiation: MJPEG only
+    f.caps = {};
+    f.make();
+    f.open({0, 0, 128, 128});
+    EXPECT_EQ(f.sent[0].body[9], SPICE_VIDEO_CODEC_TYPE_MJPEG);
+    EXPECT_EQ(f.sent.size(), 1u) << "no report activation without the client's STREAM_REPORT cap";
+  }
+  {
+    Fixture f;
+    f.streams->post_preferred_codecs({SPICE_VIDEO_CODEC_TYPE_VP9, SPICE_VIDEO_CODEC_TYPE_H264});
+    f.open({0, 0, 128, 128});
+    EXPECT_EQ(f.sent[0].body[9], SPICE_VIDEO_CODEC_TYPE_VP9);
+  }
+  {
+    Fixture f;  // a codec the server was not asked to use is never chosen
+    f.caps.erase(SPICE_DISPLAY_CAP_CODEC_H264);
+    f.caps.erase(SPICE_DISPLAY_CAP_CODEC_VP9);
+    f.caps.erase(SPICE_DISPLAY_CAP_CODEC_MJPEG);
+    f.caps.insert(SPICE_DISPLAY_CAP_CODEC_VP8);
+    f.make();
+    f.plan(Region(Rect{0, 0, 128, 128}), 0ms);
+    f.plan(Region(Rect{0, 0, 128, 128}), 150ms);
+    EXPECT_TRUE(f.streams->empty());
+    EXPECT_TRUE(f.sent.empty());
+  }
+}
+
+TEST(VideoStreams, MotionEndingDestroysTheStreamAndRepaintsItsArea) {
+  Fixture f;
+  Rect r{64, 64, 256, 128};
+  f.open(r);
+  f.sent.clear();
+  Region repaint = f.plan(Region(), 400ms);
+  EXPECT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_DESTROY}));
+  EXPECT_EQ(repaint.bounds(), r);
+  EXPECT_TRUE(f.streams->covered().empty());
+}
+
+TEST(VideoStreams, SmallStrayMotionKeepsTheStreamLargeGrowthReplacesIt) {
+  Fixture f;
+  Rect r{64, 64, 256, 128};
+  f.open(r);
+  f.sent.clear();
+  Region stray(r);
+  stray.add({320, 64, 32, 32});  // a pointer trail joining the group
+  EXPECT_TRUE(f.plan(stray, 200ms).empty());
+  EXPECT_TRUE(f.sent.empty());
+  // A window that grew to three times the size: after settling, one new stream replaces it.
+  Rect big{64, 64, 512, 192};
+  f.plan(Region(big), 300ms);
+  EXPECT_TRUE(f.sent.empty()) << "still settling";
+  Region repaint = f.plan(Region(big), 450ms);
+  EXPECT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_DESTROY, SPICE_MSG_DISPLAY_STREAM_CREATE,
+                                              SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT}));
+  EXPECT_TRUE(repaint.empty()) << "the new stream covers the old area";
+  EXPECT_EQ(f.streams->covered().bounds(), big);
+}
+
+TEST(VideoStreams, RateFollowsClientReports) {
+  Fixture f;
+  f.open({0, 0, 128, 128});
+  const Body& act = f.sent[1].body;
+  uint32_t id = le32(act, 0), unique = le32(act, 4);
+  StreamReport late{id, unique, 0, 0, 5, 2, -20, 0};
+  f.streams->post_report(late);
+  f.plan(Region(Rect{0, 0, 128, 128}), 200ms);
+  ASSERT_EQ(f.log.bitrates, (std::vector<int>{3000}));
+  f.streams->post_report(late);
+  f.streams->post_report(late);
+  f.plan(Region(Rect{0, 0, 128, 128}), 300ms);
+  EXPECT_EQ(f.log.bitrates, (std::vector<int>{3000, 2250, 1687}));
+  // Good reports raise the rate only every 2 s, in small steps, never above the setting.
+  StreamReport good{id, unique, 0, 0, 5, 0, 8, 0};
+  f.streams->post_report(good);
+  f.plan(Region(Rect{0, 0, 128, 128}), 1s);
+  EXPECT_EQ(f.log.bitrates.size(), 3u);
+  for (int s = 3; s < 40; s += 2) {
+    f.streams->post_report(good);
+    f.plan(Region(Rect{0, 0, 128, 128}), std::chrono::seconds(s));
+  }
+  EXPECT_EQ(f.log.bitrates[3], 1687 + 168);
+  EXPECT_EQ(f.log.bitrates.back(), 4000);
+  // A report for another stream (or an older one with the same id) changes nothing.
+  size_t n = f.log.bitrates.size();
+  f.streams->post_report({id, unique + 1, 0, 0, 5, 5, -50, 0});
+  f.plan(Region(Rect{0, 0, 128, 128}), 41s);
+  EXPECT_EQ(f.log.bitrates.size(), n);
+  EXPECT_NE(f.streams->summary().find("p50 8 ms"), std::string::npos) << f.streams->summary();
+}
+
+TEST(VideoStreams, AClientThatCannotDecodeGetsAnotherCodec) {
+  Fixture f;
+  Rect r{0, 0, 128, 128};
+  f.open(r);
+  uint32_t id = le32(f.sent[1].body, 0), unique = le32(f.sent[1].body, 4);
+  f.sent.clear();
+  f.streams->post_report({id, unique, 0, 0, 0, 0xFFFFFFFFu, 0, 0});
+  Region repaint = f.plan(Region(r), 200ms);
+  // The client already dropped it: no DESTROY; the area is repainted; a VP9 stream settles.
+  EXPECT_TRUE(f.sent.empty());
+  EXPECT_EQ(repaint.bounds(), r);
+  f.plan(Region(r), 400ms);
+  ASSERT_EQ(f.sent.size(), 2u);
+  EXPECT_EQ(f.sent[0].body[9], SPICE_VIDEO_CODEC_TYPE_VP9);
+}
+
+TEST(VideoStreams, EncoderFailureEndsTheStreamLosslessly) {
+  Fixture f;
+  Rect r{0, 0, 128, 128};
+  f.open(r);
+  f.sent.clear();
+  f.log.fail_next = true;
+  Region lost = f.streams->send_frames(Region(r), f.frame, f.t0 + 200ms, f.send());
+  EXPECT_EQ(lost.bounds(), r);
+  EXPECT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_DESTROY}));
+  EXPECT_TRUE(f.streams->empty());
+}
+
+TEST(VideoStreams, FpsCapHoldsFramesBackUntilDue) {
+  Fixture f;
+  f.settings.fps_max = 10;
+  f.make();
+  Rect r{0, 0, 128, 128};
+  f.open(r);
+  f.sent.clear();
+  auto t = f.t0 + 150ms;
+  f.streams->send_frames(Region(r), f.frame, t, f.send());
+  f.streams->send_frames(Region(r), f.frame, t + 30ms, f.send());
+  EXPECT_EQ(f.sent.size(), 1u);
+  ASSERT_TRUE(f.streams->next_due());
+  EXPECT_EQ(*f.streams->next_due(), t + 100ms);
+  f.streams->send_frames(Region(), f.frame, t + 100ms, f.send());
+  EXPECT_EQ(f.sent.size(), 2u);
+  EXPECT_FALSE(f.streams->next_due());
+}
+
+TEST(VideoStreams, NoEncodersMeansNoStreams) {
+  Fixture f;
+  f.settings.encoders.reset();
+  f.make();
+  f.plan(Region(Rect{0, 0, 256, 256}), 0ms);
+  EXPECT_TRUE(f.plan(Region(Rect{0, 0, 256, 256}), 1s).empty());
+  EXPECT_TRUE(f.sent.empty());
+}
+
+TEST(StreamMessages, ReportParsingRejectsShortBodies) {
+  Body good = WireWriter().u32(1).u32(2).u32(3).u32(4).u32(5).u32(6).i32(-7).u32(8).take();
+  WireReader r(good, "stream report");
+  StreamReport s = parse_stream_report(r);
+  EXPECT_EQ(s.stream_id, 1u);
+  EXPECT_EQ(s.last_frame_delay, -7);
+  EXPECT_FALSE(s.unsupported());
+  for (size_t n = 0; n < good.size(); ++n) {
+    WireReader shortr(std::span<const uint8_t>(good.data(), n), "stream report");
+    EXPECT_THROW(parse_stream_report(shortr), ProtocolError) << n;
+  }
+  Body pref{3, SPICE_VIDEO_CODEC_TYPE_VP9, SPICE_VIDEO_CODEC_TYPE_H264};
+  WireReader pr(pref, "codec preference");
+  EXPECT_THROW(parse_preferred_video_codecs(pr), ProtocolError) << "claims 3 codecs, holds 2";
+}
+
+}  // namespace
+}  // namespace tessera::spice

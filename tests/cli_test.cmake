@@ -19,7 +19,8 @@ expect_text("serve")
 expect_text("snapshot")
 run(0 ${TESSERA} serve --help)
 foreach(opt --source --size --fps --listen --spice-port --disable-ticketing --password-file --ticket-expiry --no-lz4
-            --frames --tile-size --lossless-after --no-scroll-detection)
+            --frames --tile-size --lossless-after --no-scroll-detection --encoder-backend --video-codec
+            --encoder-exclude --video-preset --video-bitrate --video-fps-max)
   expect_text("${opt}")
 endforeach()
 run(0 ${TESSERA} snapshot --help)
@@ -33,6 +34,21 @@ run(1 ${TESSERA} serve --source bogus --disable-ticketing --spice-port 0)
 expect_text("unknown source 'bogus'")
 run(105 ${TESSERA} serve --source demo --size 12 --disable-ticketing)
 expect_text("expected WxH")
+
+run(105 ${TESSERA} serve --source demo --disable-ticketing --video-codec h264,theora)
+expect_text("unknown video codec 'theora'")
+run(105 ${TESSERA} serve --source demo --disable-ticketing --encoder-backend quicksync)
+run(105 ${TESSERA} serve --source demo --disable-ticketing --video-bitrate 5)
+
+# Probe: every candidate with a verdict; software encoders work on any machine we install.
+run(0 ${TESSERA} probe --encoder-backend all --video-codec h264,vp9)
+foreach(text "ffmpeg backend" "gstreamer backend" "h264_nvenc" "h264_vaapi" "h264_qsv" "nvh264enc"
+             "accepted libx264" "accepted libvpx-vp9" "accepted x264enc" "accepted vp9enc")
+  expect_text("${text}")
+endforeach()
+run(1 ${TESSERA} probe --video-codec h264 --encoder-exclude h264_nvenc,h264_vaapi,h264_qsv,libx264,libopenh264)
+expect_text("none: no encoder works")
+expect_text("excluded by --encoder-exclude")
 
 run(0 ${TESSERA} snapshot --source demo --size 320x200 --frame 7 --out ${WORK}/a.png)
 run(0 ${TESSERA} snapshot --source demo --size 320x200 --frame 7 --out ${WORK}/b.png)

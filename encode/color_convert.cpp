@@ -22,35 +22,34 @@ constexpr Coeffs kFull{9798, 19235, 3735, 0, -5529, -10855, 16384, 16384, -13720
 
 inline uint8_t clamp8(int32_t v) { return uint8_t(std::clamp(v, 0, 255)); }
 
-// One pair of rows: Y for both, and the chroma of their 2x2 blocks into u/v (I420) or
-// interleaved into u (NV12, v unused).
+// Luma of one row: a plain loop the compiler vectorises.
+void luma_row(const uint32_t* src, int32_t w, uint8_t* dst, const Coeffs& c) {
+  const int32_t base = (c.y_off << 15) + (1 << 14);
+  for (int32_t x = 0; x < w; ++x) {
+    uint32_t p = src[x];
+    int32_t b = int32_t(p & 0xFF), g = int32_t((p >> 8) & 0xFF), r = int32_t((p >> 16) & 0xFF);
+    dst[x] = uint8_t((base + c.yr * r + c.yg * g + c.yb * b) >> 15);  // in range for both ranges
+  }
+}
+
+// Chroma of one pair of rows: each 2x2 block's sums (4x the average, hence 2 more bits of
+// shift) into u/v (I420) or interleaved into u (NV12).
 template <bool kNv12>
-void convert_rows(const uint32_t* r0, const uint32_t* r1, int32_t w, uint8_t* y0, uint8_t* y1, uint8_t* u, uint8_t* v,
-                  const Coeffs& c) {
-  const int32_t y_base = (c.y_off << 15) + (1 << 14);
-  for (int32_t x = 0; x < w; x += 2) {
-    int32_t rs = 0, gs = 0, bs = 0;
-    auto luma = [&](uint32_t p, uint8_t* dst) {
-      int32_t b = int32_t(p & 0xFF), g = int32_t((p >> 8) & 0xFF), r = int32_t((p >> 16) & 0xFF);
-      rs += r;
-      gs += g;
-      bs += b;
-      *dst = clamp8((y_base + c.yr * r + c.yg * g + c.yb * b) >> 15);
-    };
-    luma(r0[x], y0 + x);
-    luma(r0[x + 1], y0 + x + 1);
-    luma(r1[x], y1 + x);
-    luma(r1[x + 1], y1 + x + 1);
-    // The sums are 4x the block average: shift by 2 more bits.
-    const int32_t c_base = (128 << 17) + (1 << 16);
-    uint8_t cu = clamp8((c_base + c.ur * rs + c.ug * gs + c.ub * bs) >> 17);
-    uint8_t cv = clamp8((c_base + c.vr * rs + c.vg * gs + c.vb * bs) >> 17);
+void chroma_rows(const uint32_t* r0, const uint32_t* r1, int32_t w, uint8_t* u, uint8_t* v, const Coeffs& c) {
+  const int32_t base = (128 << 17) + (1 << 16);
+  for (int32_t x = 0; x < w / 2; ++x) {
+    uint32_t a = r0[2 * x], b2 = r0[2 * x + 1], d = r1[2 * x], e = r1[2 * x + 1];
+    int32_t bs = int32_t((a & 0xFF) + (b2 & 0xFF) + (d & 0xFF) + (e & 0xFF));
+    int32_t gs = int32_t(((a >> 8) & 0xFF) + ((b2 >> 8) & 0xFF) + ((d >> 8) & 0xFF) + ((e >> 8) & 0xFF));
+    int32_t rs = int32_t(((a >> 16) & 0xFF) + ((b2 >> 16) & 0xFF) + ((d >> 16) & 0xFF) + ((e >> 16) & 0xFF));
+    uint8_t cu = clamp8((base + c.ur * rs + c.ug * gs + c.ub * bs) >> 17);
+    uint8_t cv = clamp8((base + c.vr * rs + c.vg * gs + c.vb * bs) >> 17);
     if constexpr (kNv12) {
-      u[x] = cu;
-      u[x + 1] = cv;
+      u[2 * x] = cu;
+      u[2 * x + 1] = cv;
     } else {
-      u[x / 2] = cu;
-      v[x / 2] = cv;
+      u[x] = cu;
+      v[x] = cv;
     }
   }
 }
@@ -67,14 +66,13 @@ void bgrx_to_yuv(const Frame& f, const Rect& r, YuvImage& out) {
     const uint32_t* r0 = f.row(r.y + y) + r.x;
     const uint32_t* r1 = f.row(r.y + y + 1) + r.x;
     uint8_t* y0 = out.plane(0) + size_t(y) * out.stride(0);
-    uint8_t* y1 = y0 + out.stride(0);
+    luma_row(r0, r.width, y0, c);
+    luma_row(r1, r.width, y0 + out.stride(0), c);
     if (out.layout() == YuvLayout::nv12) {
-      uint8_t* uv = out.plane(1) + size_t(y / 2) * out.stride(1);
-      convert_rows<true>(r0, r1, r.width, y0, y1, uv, nullptr, c);
+      chroma_rows<true>(r0, r1, r.width, out.plane(1) + size_t(y / 2) * out.stride(1), nullptr, c);
     } else {
-      uint8_t* u = out.plane(1) + size_t(y / 2) * out.stride(1);
-      uint8_t* v = out.plane(2) + size_t(y / 2) * out.stride(2);
-      convert_rows<false>(r0, r1, r.width, y0, y1, u, v, c);
+      chroma_rows<false>(r0, r1, r.width, out.plane(1) + size_t(y / 2) * out.stride(1),
+                         out.plane(2) + size_t(y / 2) * out.stride(2), c);
     }
   }
 }

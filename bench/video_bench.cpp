@@ -79,10 +79,9 @@ RunResult run_path(const EncoderCandidate& cand, const std::string& preset, cons
       r.convert_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
       r.encode_ms.push_back(std::chrono::duration<double, std::milli>(c - b).count());
       r.total_ms.push_back(std::chrono::duration<double, std::milli>(c - a).count());
-      if (!out) continue;
-      r.bytes += out->data.size();
-      if (dec) {
-        auto pic_out = dec->decode(out->data);
+      for (const EncodedFrame& ef : out) r.bytes += ef.data.size();
+      if (dec && !out.empty()) {
+        auto pic_out = dec->decode(out.back().data);
         if (pic_out) {
           double p = std::min(99.0, psnr(*f, *pic_out, area));
           psnr_sum += p;

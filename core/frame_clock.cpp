@@ -22,7 +22,10 @@ uint64_t FrameClock::current_index() const {
 
 bool FrameClock::wait_next(std::stop_token stop, uint64_t& index) {
   if (first_) {
+    // Tick 0 is now, not when the clock was built: set-up in between (encoder probing) must
+    // not make the first ticks late.
     first_ = false;
+    start_ = std::chrono::steady_clock::now();
     last_ = 0;
     index = 0;
     return !stop.stop_requested();

@@ -19,6 +19,8 @@ struct Coeffs {
 };
 constexpr Coeffs kLimited{8414, 16519, 3208, 16, -4857, -9535, 14392, 14392, -12052, -2340};
 constexpr Coeffs kFull{9798, 19235, 3735, 0, -5529, -10855, 16384, 16384, -13720, -2664};
+constexpr Coeffs kLimited709{5984, 20127, 2032, 16, -3298, -11094, 14392, 14392, -13072, -1320};
+constexpr Coeffs kFull709{6966, 23436, 2366, 0, -3755, -12629, 16384, 16384, -14881, -1503};
 
 inline uint8_t clamp8(int32_t v) { return uint8_t(std::clamp(v, 0, 255)); }
 
@@ -61,7 +63,7 @@ void bgrx_to_yuv(const Frame& f, const Rect& r, YuvImage& out) {
     throw std::invalid_argument("colour conversion: region and picture sizes differ");
   if (r.x < 0 || r.y < 0 || r.right() > f.width() || r.bottom() > f.height())
     throw std::invalid_argument("colour conversion: region outside the frame");
-  const Coeffs& c = out.full_range() ? kFull : kLimited;
+  const Coeffs& c = out.bt709() ? (out.full_range() ? kFull709 : kLimited709) : (out.full_range() ? kFull : kLimited);
   for (int32_t y = 0; y < r.height; y += 2) {
     const uint32_t* r0 = f.row(r.y + y) + r.x;
     const uint32_t* r1 = f.row(r.y + y + 1) + r.x;
@@ -82,18 +84,20 @@ SwsConverter::~SwsConverter() { sws_freeContext(ctx_); }
 void SwsConverter::convert(const Frame& f, const Rect& r, YuvImage& out) {
   if (r.width != out.width() || r.height != out.height())
     throw std::invalid_argument("colour conversion: region and picture sizes differ");
-  if (!ctx_ || w_ != r.width || h_ != r.height || layout_ != out.layout() || full_ != out.full_range()) {
+  if (!ctx_ || w_ != r.width || h_ != r.height || layout_ != out.layout() || full_ != out.full_range() ||
+      bt709_ != out.bt709()) {
     sws_freeContext(ctx_);
     AVPixelFormat dst = out.layout() == YuvLayout::nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P;
     ctx_ = sws_getContext(r.width, r.height, AV_PIX_FMT_BGR0, r.width, r.height, dst, SWS_BILINEAR, nullptr, nullptr,
                           nullptr);
     if (!ctx_) throw std::runtime_error("libswscale cannot convert BGR0 to YUV 4:2:0");
-    const int* coefs = sws_getCoefficients(SWS_CS_ITU601);
+    const int* coefs = sws_getCoefficients(out.bt709() ? SWS_CS_ITU709 : SWS_CS_ITU601);
     sws_setColorspaceDetails(ctx_, coefs, 1, coefs, out.full_range() ? 1 : 0, 0, 1 << 16, 1 << 16);
     w_ = r.width;
     h_ = r.height;
     layout_ = out.layout();
     full_ = out.full_range();
+    bt709_ = out.bt709();
   }
   const uint8_t* src[1] = {f.data() + size_t(r.y) * f.stride() + size_t(r.x) * 4};
   const int src_stride[1] = {f.stride()};

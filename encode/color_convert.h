@@ -29,6 +29,7 @@ class SwsConverter {
   int32_t w_ = 0, h_ = 0;
   YuvLayout layout_ = YuvLayout::i420;
   bool full_ = false;
+  bool bt709_ = false;
 };
 
 }  // namespace tessera

@@ -102,10 +102,10 @@ EncoderCatalog EncoderCatalog::probe(const EncoderCatalogOptions& opts) {
           auto enc = cat.opener_(c, cfg);
           YuvImage pic = probe_picture(enc->input_layout(), enc->full_range_input());
           auto out = enc->encode(pic, true);
-          if (!out || out->data.empty()) throw EncoderError("opened, but produced no frame");
-          if (!out->keyframe) throw EncoderError("opened, but its first frame is not a keyframe");
+          if (out.empty() || out[0].data.empty()) throw EncoderError("opened, but produced no frame");
+          if (!out[0].keyframe) throw EncoderError("opened, but its first frame is not a keyframe");
           a.ok = true;
-          a.reason = fmt::format("works: a {}-byte keyframe from a 256x144 picture", out->data.size());
+          a.reason = fmt::format("works: a {}-byte keyframe from a 256x144 picture", out[0].data.size());
         } catch (const std::exception& e) {
           a.reason = e.what();
         }

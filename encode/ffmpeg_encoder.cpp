@@ -99,7 +99,10 @@ class FfmpegEncoder final : public VideoEncoder {
     }
   }
 
-  std::optional<EncodedFrame> encode(const YuvImage& pic, bool force_keyframe) override {
+  bool changes_rate_live() const override { return live_rate_change(); }
+  bool wants_bt709() const override { return cfg_.codec == VideoCodec::vp8 && cfg_.height > 576; }
+
+  std::vector<EncodedFrame> encode(const YuvImage& pic, bool force_keyframe) override {
     if (pic.width() != cfg_.width || pic.height() != cfg_.height || pic.layout() != input_layout())
       throw EncoderError(fmt::format("{}: picture {}x{} does not match the encoder's {}x{}", name(), pic.width(),
                                      pic.height(), cfg_.width, cfg_.height));
@@ -126,14 +129,12 @@ class FfmpegEncoder final : public VideoEncoder {
     }
     int err = avcodec_send_frame(ctx_.get(), send);
     if (err < 0) throw EncoderError(fmt::format("{}: encoding failed: {}", name(), av_error(err)));
-    std::optional<EncodedFrame> out;
+    std::vector<EncodedFrame> out;
     for (;;) {
       err = avcodec_receive_packet(ctx_.get(), pkt_.get());
       if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) break;
       if (err < 0) throw EncoderError(fmt::format("{}: encoding failed: {}", name(), av_error(err)));
-      if (!out) out.emplace();
-      out->data.insert(out->data.end(), pkt_->data, pkt_->data + pkt_->size);
-      out->keyframe |= (pkt_->flags & AV_PKT_FLAG_KEY) != 0;
+      out.push_back({{pkt_->data, pkt_->data + pkt_->size}, (pkt_->flags & AV_PKT_FLAG_KEY) != 0});
       av_packet_unref(pkt_.get());
     }
     return out;
@@ -168,9 +169,10 @@ class FfmpegEncoder final : public VideoEncoder {
     c->gop_size = cfg_.keyframe_interval > 0 ? cfg_.keyframe_interval : INT_MAX / 2;
     // (MPEG-video-based encoders such as MJPEG refuse the flag)
     if (cfg_.codec != VideoCodec::mjpeg) c->flags |= AV_CODEC_FLAG_LOW_DELAY;
-    c->colorspace = AVCOL_SPC_SMPTE170M;  // BT.601, as our converter produces
-    c->color_primaries = AVCOL_PRI_SMPTE170M;
-    c->color_trc = AVCOL_TRC_SMPTE170M;
+    // Signal the matrix our converter used (VP8 cannot; see wants_bt709()).
+    c->colorspace = wants_bt709() ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+    c->color_primaries = wants_bt709() ? AVCOL_PRI_BT709 : AVCOL_PRI_SMPTE170M;
+    c->color_trc = wants_bt709() ? AVCOL_TRC_BT709 : AVCOL_TRC_SMPTE170M;
     c->color_range = cfg_.codec == VideoCodec::mjpeg ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
     if (cfg_.codec != VideoCodec::mjpeg) apply_rate(c);  // MJPEG: a quantiser instead, below
     AVPixelFormat sw_fmt = input_layout() == YuvLayout::nv12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P;

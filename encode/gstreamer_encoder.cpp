@@ -67,7 +67,9 @@ class GstreamerEncoder final : public VideoEncoder {
     set_rate();  // every element we drive takes its rate property while playing
   }
 
-  std::optional<EncodedFrame> encode(const YuvImage& pic, bool force_keyframe) override {
+  bool wants_bt709() const override { return cfg_.codec == VideoCodec::vp8 && cfg_.height > 576; }
+
+  std::vector<EncodedFrame> encode(const YuvImage& pic, bool force_keyframe) override {
     if (pic.width() != cfg_.width || pic.height() != cfg_.height || pic.layout() != input_layout())
       throw EncoderError(fmt::format("{}: picture {}x{} does not match the encoder's {}x{}", name(), pic.width(),
                                      pic.height(), cfg_.width, cfg_.height));
@@ -96,16 +98,25 @@ class GstreamerEncoder final : public VideoEncoder {
     ++frames_;
     if (gst_app_src_push_buffer(GST_APP_SRC(src_), buf) != GST_FLOW_OK)
       throw EncoderError(fmt::format("{}: the pipeline stopped: {}", name(), bus_error(pipeline_.get())));
-    GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink_), 2 * GST_SECOND);
-    if (!s) throw EncoderError(fmt::format("{}: no frame out within 2 s: {}", name(), bus_error(pipeline_.get())));
-    GstBuffer* out = gst_sample_get_buffer(s);
-    EncodedFrame ef;
-    gst_buffer_map(out, &map, GST_MAP_READ);
-    ef.data.assign(map.data, map.data + map.size);
-    gst_buffer_unmap(out, &map);
-    ef.keyframe = !GST_BUFFER_FLAG_IS_SET(out, GST_BUFFER_FLAG_DELTA_UNIT);
-    gst_sample_unref(s);
-    return ef;
+    // Our elements give one frame per picture at once; allow a moment for slower ones, then
+    // take whatever else is ready. Nothing out several times running means the element died.
+    std::vector<EncodedFrame> out;
+    GstClockTime wait = 500 * GST_MSECOND;
+    while (GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink_), wait)) {
+      GstBuffer* b = gst_sample_get_buffer(s);
+      EncodedFrame ef;
+      gst_buffer_map(b, &map, GST_MAP_READ);
+      ef.data.assign(map.data, map.data + map.size);
+      gst_buffer_unmap(b, &map);
+      ef.keyframe = !GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT);
+      gst_sample_unref(s);
+      out.push_back(std::move(ef));
+      wait = 0;
+    }
+    misses_ = out.empty() ? misses_ + 1 : 0;
+    if (misses_ >= 3)
+      throw EncoderError(fmt::format("{}: no frame out for 3 pictures: {}", name(), bus_error(pipeline_.get())));
+    return out;
   }
 
  private:
@@ -172,6 +183,7 @@ class GstreamerEncoder final : public VideoEncoder {
       prop("b-frames", "0");
       prop("rate-control", "cbr");
       prop("key-int-max", gop);
+      prop("keyframe-period", gop);  // gstreamer-vaapi's name for it
       prop("low-latency", "true");
     }
     set_rate();
@@ -195,6 +207,7 @@ class GstreamerEncoder final : public VideoEncoder {
                     element_, output_caps());
     GError* err = nullptr;
     GstElement* p = gst_parse_launch(desc.c_str(), &err);
+    if (p) gst_object_ref_sink(p);  // a floating reference: make it ours
     if (err) {
       std::string why = err->message;
       g_clear_error(&err);
@@ -215,7 +228,8 @@ class GstreamerEncoder final : public VideoEncoder {
                               guint(cfg_.height));
     info_.fps_n = cfg_.fps;
     info_.fps_d = 1;
-    gst_video_colorimetry_from_string(&info_.colorimetry, cfg_.codec == VideoCodec::mjpeg ? "jpeg" : "bt601");
+    gst_video_colorimetry_from_string(&info_.colorimetry,
+                                      cfg_.codec == VideoCodec::mjpeg ? "jpeg" : wants_bt709() ? "bt709" : "bt601");
     GstCaps* caps = gst_video_info_to_caps(&info_);
     gst_app_src_set_caps(GST_APP_SRC(src_), caps);
     gst_caps_unref(caps);
@@ -230,6 +244,7 @@ class GstreamerEncoder final : public VideoEncoder {
   GstElement *src_ = nullptr, *enc_ = nullptr, *sink_ = nullptr;
   GstVideoInfo info_;
   uint64_t frames_ = 0;
+  int misses_ = 0;
 };
 
 }  // namespace

@@ -47,12 +47,18 @@ class VideoEncoder {
   // The picture layout this encoder takes; callers convert to it once.
   virtual YuvLayout input_layout() const = 0;
   virtual bool full_range_input() const { return false; }
-  // Compresses one picture. nullopt when the encoder chose to drop it (rate control).
-  // Throws EncoderError when the encoder failed for good.
-  virtual std::optional<EncodedFrame> encode(const YuvImage& picture, bool force_keyframe) = 0;
+  // Compresses one picture and returns the frames that came out, each a complete access unit
+  // or frame: exactly one with our low-latency settings; none when the encoder dropped the
+  // picture or still holds it. Throws EncoderError when the encoder failed for good.
+  virtual std::vector<EncodedFrame> encode(const YuvImage& picture, bool force_keyframe) = 0;
   // Takes effect from the next picture; encoders that cannot change rate live reopen,
   // and the next frame is then a keyframe.
   virtual void set_bitrate(int kbps) = 0;
+  // Whether set_bitrate() works without a reopen (and so without a keyframe).
+  virtual bool changes_rate_live() const { return true; }
+  // The colour matrix the pictures must use: BT.601, except where the bitstream cannot say so
+  // and decoders assume BT.709 (VP8 taller than 576 rows: GStreamer's default).
+  virtual bool wants_bt709() const { return false; }
   // "ffmpeg:libx264", "gstreamer:vp9enc" ...
   virtual std::string name() const = 0;
   const VideoEncoderConfig& config() const { return cfg_; }

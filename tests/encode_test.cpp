@@ -46,6 +46,25 @@ TEST(ColorConvert, KnownColoursLimitedAndFullRange) {
   }
 }
 
+TEST(ColorConvert, Bt709WhereDecodersAssumeIt) {
+  Frame f(4, 4);
+  f.fill(f.bounds(), bgrx(255, 0, 0));
+  YuvImage out(YuvLayout::i420, 4, 4);
+  out.set_bt709(true);
+  bgrx_to_yuv(f, f.bounds(), out);
+  EXPECT_NEAR(out.plane(0)[0], 63, 1);
+  EXPECT_NEAR(out.plane(1)[0], 102, 1);
+  EXPECT_NEAR(out.plane(2)[0], 240, 1);
+  // VP8 cannot signal its matrix; GStreamer assumes BT.709 above 576 rows.
+  VideoEncoderConfig cfg;
+  cfg.width = 64;
+  cfg.height = 600;
+  EXPECT_TRUE(open_encoder({EncoderBackend::ffmpeg, VideoCodec::vp8, "libvpx", EncoderKind::software}, cfg)->wants_bt709());
+  EXPECT_FALSE(open_encoder({EncoderBackend::ffmpeg, VideoCodec::vp9, "libvpx-vp9", EncoderKind::software}, cfg)->wants_bt709());
+  cfg.height = 480;
+  EXPECT_FALSE(open_encoder({EncoderBackend::gstreamer, VideoCodec::vp8, "vp8enc", EncoderKind::software}, cfg)->wants_bt709());
+}
+
 TEST(ColorConvert, AgreesWithLibswscale) {
   DemoSource demo({640, 400}, 30);
   FramePtr f = demo.capture(40).frame;
@@ -119,8 +138,9 @@ TEST_P(SoftwareEncoder, EncodesLowLatencyFramesThatDecodeWell) {
     FramePtr f = demo.capture(uint64_t(30 + i)).frame;
     bgrx_to_yuv(*f, r, pic);
     if (i == 6) enc->set_bitrate(2000);
-    auto out = enc->encode(pic, i == 8);
-    ASSERT_TRUE(out) << "frame " << i;
+    auto frames_out = enc->encode(pic, i == 8);
+    ASSERT_EQ(frames_out.size(), 1u) << "frame " << i << ": one picture in, one frame out";
+    const EncodedFrame* out = &frames_out[0];
     ASSERT_FALSE(out->data.empty());
     if (i == 0 || i == 8) {
       EXPECT_TRUE(out->keyframe) << "frame " << i;
@@ -205,7 +225,7 @@ class FakeEncoder : public VideoEncoder {
  public:
   explicit FakeEncoder(VideoEncoderConfig c, std::string n) : VideoEncoder(std::move(c)), name_(std::move(n)) {}
   YuvLayout input_layout() const override { return YuvLayout::nv12; }
-  std::optional<EncodedFrame> encode(const YuvImage&, bool) override { return EncodedFrame{{1, 2, 3}, true}; }
+  std::vector<EncodedFrame> encode(const YuvImage&, bool) override { return {EncodedFrame{{1, 2, 3}, true}}; }
   void set_bitrate(int) override {}
   std::string name() const override { return name_; }
 

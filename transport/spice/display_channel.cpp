@@ -15,7 +15,8 @@ constexpr std::chrono::milliseconds kClientInitWait{500};
 
 void DisplayChannel::on_start() {
   video_ = std::make_unique<VideoStreams>(
-      ctx_.settings.video, [this](unsigned cap) { return client_has_cap(cap); }, tag());
+      ctx_.settings.video, [this](unsigned cap) { return client_has_cap(cap); }, tag(),
+      [this] { return wait_for_ack_window(); });
   PushChannel::on_start();
 }
 
@@ -93,7 +94,12 @@ bool DisplayChannel::send_waiting(uint16_t type, const Body& body) {
 
 void DisplayChannel::send_lossless(const Frame& f, const Region& region) {
   std::vector<Rect> rects = region.rects();
-  if (rects.size() > kMaxRectsPerUpdate) rects = {region.bounds()};
+  if (rects.size() > kMaxRectsPerUpdate) {
+    // The bounding box instead, less the live streams (draws never touch their areas).
+    Region box(region.bounds());
+    box.subtract(video_->covered());
+    rects = box.rects();
+  }
   for (const Rect& r : rects) {
     if (!wait_for_ack_window()) return;
     send_rect(f, r);
@@ -115,11 +121,13 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   }
   // Streams first: where they start and end decides what goes lossless.
   Region damage = u.damage;
+  // Streams that end in this update leave lossy pixels until their repaint below.
+  Region unsafe = video_->covered();
   if (!new_surface) damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
   const Region video = video_->covered();
   // A move may only copy pixels the client holds exactly, and never into a stream's area;
   // otherwise (or after such a move) its destination is painted instead.
-  Region unsafe = video;
+  unsafe.add(video);
   for (const Move& m : u.moves) {
     Region src(m.src()), dst(m.dst);
     src.intersect(unsafe);
@@ -134,10 +142,12 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
     ++sent_.copies;
   }
   ++sent_.updates;
+  // Video first: its frames are the time-critical part of the update.
+  Region lost = video_->send_frames(damage, f, now, send_fn);
   Region still = damage;
-  still.subtract(video);
+  still.subtract(video_->covered());
+  still.add(lost);
   send_lossless(f, still);
-  send_lossless(f, video_->send_frames(damage, f, now, send_fn));
   if (new_surface) {
     // remote-viewer shows the display once it has the monitor layout and a MARK.
     send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, monitors_config(uint32_t(f.width()), uint32_t(f.height())));
@@ -158,7 +168,7 @@ void DisplayChannel::push_loop() {
   while (!closed()) {
     auto timeout = std::chrono::milliseconds(500);
     if (auto due = video_->next_due()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*due - VideoStreams::Clock::now());
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*due - VideoStreams::Clock::now());
       timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
     }
     bool pending = sub_->wait(timeout);

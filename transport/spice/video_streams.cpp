@@ -88,12 +88,23 @@ struct VideoStreams::Stream {
   std::unique_ptr<VideoEncoder> encoder;
   int bitrate_kbps = 0;
   Clock::time_point created, last_sent, last_rate_change;
+  uint32_t last_change_mm = 0;  // stamp of the first frame at the current rate
   bool owes = true;  // a new stream shows nothing until its first frame
   uint64_t frames = 0, bytes = 0;
 };
 
-VideoStreams::VideoStreams(VideoSettings settings, CapFn client_cap, std::string tag)
-    : cfg_(std::move(settings)), client_cap_(std::move(client_cap)), tag_(std::move(tag)) {}
+VideoStreams::VideoStreams(VideoSettings settings, CapFn client_cap, std::string tag, ReadyFn ready)
+    : cfg_(std::move(settings)),
+      client_cap_(std::move(client_cap)),
+      tag_(std::move(tag)),
+      ready_(std::move(ready)),
+      delay_ms_(cfg_.frame_delay_ms) {
+  cfg_.min_bitrate_kbps = std::min(cfg_.min_bitrate_kbps, cfg_.bitrate_kbps);
+}
+
+namespace {
+uint32_t frame_interval_ms(int fps) { return uint32_t(1000 / std::max(1, fps)); }
+}  // namespace
 
 VideoStreams::~VideoStreams() = default;
 
@@ -163,7 +174,7 @@ Region VideoStreams::plan(const Region& motion_area, const Rect& bounds, Clock::
     Candidate c{b, now};
     for (const Candidate& old : candidates_)
       if (old.rect.intersects(b)) {
-        c.rect = bounding(c.rect, old.rect);
+        c.rect = bounding(c.rect, old.rect).intersect(bounds);
         c.since = std::min(c.since, old.since);
       }
     if (now - c.since >= cfg_.settle) {
@@ -210,7 +221,7 @@ bool VideoStreams::open_stream(const Rect& r, Clock::time_point now, const SendF
     ec.preset = cfg_.preset;
     try {
       s->encoder = cfg_.encoders->open(*codec, ec);
-    } catch (const EncoderError& e) {
+    } catch (const std::exception& e) {
       spdlog::warn("{}: cannot open a {} encoder for a {}x{} stream, trying another codec: {}", tag_,
                    to_string(*codec), r.width, r.height, e.what());
       failed_codecs_.push_back(*codec);
@@ -223,6 +234,7 @@ bool VideoStreams::open_stream(const Rect& r, Clock::time_point now, const SendF
     s->codec = *codec;
     s->bitrate_kbps = cfg_.bitrate_kbps;
     s->created = s->last_rate_change = now;
+    s->last_change_mm = monotonic_ms();
     if (!send(SPICE_MSG_DISPLAY_STREAM_CREATE, stream_create(id, spice_codec_type(*codec), r))) return false;
     if (client_cap_(SPICE_DISPLAY_CAP_STREAM_REPORT))
       send(SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT,
@@ -238,6 +250,8 @@ bool VideoStreams::open_stream(const Rect& r, Clock::time_point now, const SendF
 void VideoStreams::close_stream(size_t index, bool tell_client, const SendFn& send) {
   Stream& s = *streams_[index];
   if (tell_client) send(SPICE_MSG_DISPLAY_STREAM_DESTROY, stream_destroy(s.id));
+  recently_closed_.push_back({s.id, s.unique_id, s.codec});
+  if (recently_closed_.size() > 8) recently_closed_.erase(recently_closed_.begin());
   double secs = std::chrono::duration<double>(s.last_sent - s.created).count();
   spdlog::info("{}: stream {} closed after {} frames, {} bytes ({:.0f} kb/s)", tag_, s.id, s.frames, s.bytes,
                secs > 0 ? double(s.bytes) * 8 / 1000 / secs : 0.0);
@@ -246,6 +260,7 @@ void VideoStreams::close_stream(size_t index, bool tell_client, const SendFn& se
 
 void VideoStreams::destroy_all(const SendFn& send) {
   while (!streams_.empty()) close_stream(streams_.size() - 1, true, send);
+  candidates_.clear();
 }
 
 void VideoStreams::apply_reports(Clock::time_point now) {
@@ -258,10 +273,21 @@ void VideoStreams::apply_reports(Clock::time_point now) {
       preferred_.reset();
     }
   }
+  const uint32_t max_delay = frame_interval_ms(cfg_.fps_max);
   for (const StreamReport& r : reports) {
     auto it = std::find_if(streams_.begin(), streams_.end(),
                            [&](auto& s) { return s->id == r.stream_id && s->unique_id == r.unique_id; });
-    if (it == streams_.end()) continue;  // a stream that already ended
+    if (it == streams_.end()) {
+      // A stream that already ended; if the client could not decode it, still avoid its codec.
+      for (const Closed& c : recently_closed_)
+        if (r.unsupported() && c.id == r.stream_id && c.unique_id == r.unique_id &&
+            !std::count(failed_codecs_.begin(), failed_codecs_.end(), c.codec)) {
+          spdlog::warn("{}: the client cannot decode {}; using another codec or lossless images", tag_,
+                       to_string(c.codec));
+          failed_codecs_.push_back(c.codec);
+        }
+      continue;
+    }
     Stream& s = **it;
     if (r.unsupported()) {
       spdlog::warn("{}: the client cannot decode {} (stream {}); using another codec or lossless images", tag_,
@@ -273,11 +299,24 @@ void VideoStreams::apply_reports(Clock::time_point now) {
     ++stats_.reports;
     stats_.late_frames += r.num_drops;
     if (stats_.margins.size() < kMaxMarginSamples) stats_.margins.push_back(r.last_frame_delay);
-    int rate = s.bitrate_kbps;
+    // Late frames first widen the stamp margin (up to one frame interval: jitter, not a
+    // congested link); with the margin at its limit, a quarter or more late cuts the rate.
+    // Reports about frames sent before the last change say nothing about the new rate.
+    const bool late = r.num_drops > 0 && uint64_t(r.num_drops) * 4 >= r.num_frames;
+    const bool after_change = int32_t(r.start_frame_mm_time - s.last_change_mm) >= 0;
     if (r.num_drops > 0) {
-      rate = std::max(cfg_.min_bitrate_kbps, rate * 3 / 4);  // frames arrive late: back off
-    } else if (now - s.last_rate_change >= kRaiseEvery) {
-      rate = std::min(cfg_.bitrate_kbps, rate + std::max(100, rate / 10));  // then creep back up
+      delay_ms_ = std::min(max_delay, delay_ms_ + 4);
+    } else if (delay_ms_ > cfg_.frame_delay_ms && r.last_frame_delay > int32_t(delay_ms_ / 2)) {
+      --delay_ms_;
+    }
+    int rate = s.bitrate_kbps;
+    const auto raise_every = s.encoder->changes_rate_live() ? kRaiseEvery : 3 * kRaiseEvery;
+    if (late && after_change && delay_ms_ >= max_delay) {
+      rate = std::max(cfg_.min_bitrate_kbps, rate * 3 / 4);
+    } else if (!late && now - s.last_rate_change >= raise_every) {
+      // Encoders that reopen (a keyframe) on a change take fewer, larger steps.
+      int step = s.encoder->changes_rate_live() ? std::max(100, rate / 10) : std::max(250, rate / 4);
+      rate = std::min(cfg_.bitrate_kbps, rate + step);
     }
     if (rate != s.bitrate_kbps) {
       spdlog::debug("{}: stream {}: {} of {} frames late, last margin {} ms: {} -> {} kb/s", tag_, s.id, r.num_drops,
@@ -285,6 +324,7 @@ void VideoStreams::apply_reports(Clock::time_point now) {
       s.bitrate_kbps = rate;
       s.encoder->set_bitrate(rate);
       s.last_rate_change = now;
+      s.last_change_mm = monotonic_ms() + delay_ms_;
     }
   }
 }
@@ -300,16 +340,17 @@ Region VideoStreams::send_frames(const Region& damage, const Frame& frame, Clock
       ++i;
       continue;
     }
-    if (s.frames > 0 && now - s.last_sent < min_gap - std::chrono::milliseconds(2)) {
+    // A quarter of an interval of slack: capture jitter must not hold frames back.
+    if (s.frames > 0 && now - s.last_sent < min_gap * 3 / 4) {
       s.owes = true;  // held back by --video-fps-max; sent when due
-      ++stats_.skipped;
+      ++stats_.held_back;
       ++i;
       continue;
     }
     try {
       if (!send_frame(s, frame, now, send)) return lost;
       ++i;
-    } catch (const EncoderError& e) {
+    } catch (const std::exception& e) {
       spdlog::warn("{}: stream {} ({}) failed, repainting it losslessly: {}", tag_, s.id, to_string(s.codec), e.what());
       failed_codecs_.push_back(s.codec);
       lost.add(s.rect);
@@ -322,26 +363,28 @@ Region VideoStreams::send_frames(const Region& damage, const Frame& frame, Clock
 bool VideoStreams::send_frame(Stream& s, const Frame& frame, Clock::time_point now, const SendFn& send) {
   VideoEncoder& enc = *s.encoder;
   picture_.reset(enc.input_layout(), s.rect.width, s.rect.height, enc.full_range_input());
+  picture_.set_bt709(enc.wants_bt709());
   bgrx_to_yuv(frame, s.rect, picture_);
   auto out = enc.encode(picture_, false);
   s.owes = false;
   s.last_sent = now;
-  if (!out || out->data.empty()) {
-    ++stats_.skipped;
-    return true;
+  if (out.empty()) ++stats_.dropped;
+  const bool sized = client_cap_(SPICE_DISPLAY_CAP_SIZED_STREAM);
+  for (const EncodedFrame& ef : out) {
+    if (ef.data.empty()) continue;
+    if (ready_ && !ready_()) return false;
+    // The real multimedia time plus a small margin: the client shows the frame on arrival.
+    // MJPEG frames that arrive late are dropped by the client, so they get a full interval.
+    uint32_t margin = s.codec == VideoCodec::mjpeg ? frame_interval_ms(cfg_.fps_max) : delay_ms_;
+    uint32_t mm = monotonic_ms() + margin;
+    Body b = sized ? stream_data_sized(s.id, mm, s.rect, ef.data) : stream_data(s.id, mm, ef.data);
+    if (!send(sized ? SPICE_MSG_DISPLAY_STREAM_DATA_SIZED : SPICE_MSG_DISPLAY_STREAM_DATA, b)) return false;
+    ++s.frames;
+    s.bytes += ef.data.size();
+    ++stats_.frames;
+    stats_.keyframes += ef.keyframe;
+    stats_.bytes += ef.data.size();
   }
-  // The real multimedia time plus a small margin: the client shows the frame on arrival.
-  uint32_t mm = monotonic_ms() + cfg_.frame_delay_ms;
-  Body b = client_cap_(SPICE_DISPLAY_CAP_SIZED_STREAM) ? stream_data_sized(s.id, mm, s.rect, out->data)
-                                                       : stream_data(s.id, mm, out->data);
-  uint16_t type = client_cap_(SPICE_DISPLAY_CAP_SIZED_STREAM) ? SPICE_MSG_DISPLAY_STREAM_DATA_SIZED
-                                                              : SPICE_MSG_DISPLAY_STREAM_DATA;
-  if (!send(type, b)) return false;
-  ++s.frames;
-  s.bytes += out->data.size();
-  ++stats_.frames;
-  stats_.keyframes += out->keyframe;
-  stats_.bytes += out->data.size();
   return true;
 }
 
@@ -350,7 +393,7 @@ std::optional<VideoStreams::Clock::time_point> VideoStreams::next_due() const {
   const auto min_gap = std::chrono::microseconds(1000000 / std::max(1, cfg_.fps_max));
   for (const auto& s : streams_)
     if (s->owes) {
-      auto t = s->last_sent + min_gap;
+      auto t = s->last_sent + min_gap * 3 / 4;
       if (!due || t < *due) due = t;
     }
   return due;
@@ -365,9 +408,11 @@ std::string VideoStreams::summary() const {
     margin = fmt::format("client wait before display (report margin) p50 {} ms, min {} ms, max {} ms over {} reports",
                          m[m.size() / 2], m.front(), m.back(), stats_.reports);
   }
-  return fmt::format("{} video streams, {} frames ({} keyframes, {} held back), {} bytes; {}; {} late frames",
-                     stats_.streams, stats_.frames, stats_.keyframes, stats_.skipped, stats_.bytes, margin,
-                     stats_.late_frames);
+  return fmt::format(
+      "{} video streams, {} frames ({} keyframes; {} held back by --video-fps-max, {} dropped by encoders), {} bytes; "
+      "{}; {} late frames",
+      stats_.streams, stats_.frames, stats_.keyframes, stats_.held_back, stats_.dropped, stats_.bytes, margin,
+      stats_.late_frames);
 }
 
 }  // namespace tessera::spice

@@ -32,7 +32,8 @@ struct VideoSettings {
   int bitrate_kbps = 8000;      // each stream starts here and never exceeds it
   int min_bitrate_kbps = 250;   // rate control never cuts below this
   int fps_max = 30;             // frames per second per stream at most
-  uint32_t frame_delay_ms = 8;  // stamp = send time + this: arrival and decode margin, < 1 frame
+  uint32_t frame_delay_ms = 8;  // stamp = send time + this (grows up to one frame interval when
+                                // reports show frames arriving late; MJPEG starts there)
   size_t max_streams = 4;       // more motion areas than this go lossless
   int64_t min_area = 64 * 64;   // smaller motion areas go lossless
   std::chrono::milliseconds settle{100};  // a motion area waits this long before its stream opens
@@ -53,12 +54,15 @@ class VideoStreams {
   using SendFn = std::function<bool(uint16_t type, const Body& body)>;
   // Whether the client advertised a display capability.
   using CapFn = std::function<bool(unsigned cap)>;
+  // Waits until a message may be sent now (the ACK window); false when the connection is gone.
+  // Frames are stamped after it, so a full window does not make them late.
+  using ReadyFn = std::function<bool()>;
 
-  VideoStreams(VideoSettings settings, CapFn client_cap, std::string tag);
+  VideoStreams(VideoSettings settings, CapFn client_cap, std::string tag, ReadyFn ready = nullptr);
   ~VideoStreams();
 
   struct Stats {
-    uint64_t streams = 0, frames = 0, keyframes = 0, bytes = 0, skipped = 0;
+    uint64_t streams = 0, frames = 0, keyframes = 0, bytes = 0, held_back = 0, dropped = 0;
     uint64_t reports = 0, late_frames = 0;
     std::vector<int32_t> margins;  // last_frame_delay of each report: the client's added wait
   };
@@ -100,6 +104,13 @@ class VideoStreams {
   VideoSettings cfg_;
   CapFn client_cap_;
   std::string tag_;
+  ReadyFn ready_;
+  uint32_t delay_ms_;  // current stamp margin
+  struct Closed {
+    uint32_t id, unique_id;
+    VideoCodec codec;
+  };
+  std::vector<Closed> recently_closed_;  // a late "unsupported" report still counts
   std::vector<std::unique_ptr<Stream>> streams_;
   struct Candidate {
     Rect rect;  // every box this motion area had since it appeared

@@ -708,8 +708,13 @@ def video_case(R, binary, workdir, frames, servers, label, codec, backend,
     # its colours change faster than 2x2 chroma can follow, and a perfect
     # BT.601 I420 picture of the video content, turned into BGRx by
     # GStreamer's videoconvert (spice-gtk decodes through playbin into a BGRx
-    # appsink), is 29.5 dB from the source. RGB PSNR is printed, not judged.
+    # appsink), is 29.5 dB from the source. RGB PSNR gets a floor of 27 dB
+    # instead, against gross colour errors (a wrong range or channel order).
     scored = [r for r in matched if r["k_video"] is not None]
+    R.check(label + ": video window RGB PSNR >= 27 dB (colour matrix and "
+            "range right)",
+            bool(scored) and all(r["psnr_rgb"] >= 27.0 for r in scored),
+            ", ".join(db(r["psnr_rgb"]) for r in scored))
     R.check(label + ": video window PSNR >= %.0f dB in every matched "
             "snapshot" % PSNR_MIN_DB,
             bool(scored) and len(scored) == len(matched) and

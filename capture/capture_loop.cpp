@@ -54,6 +54,15 @@ void CaptureLoop::run(std::stop_token st) {
       spdlog::error("capture: frame {} failed: {}", index, e.what());
     }
     if (last) {
+      // Nothing moves any more: what was motion is static now and goes out losslessly.
+      std::lock_guard lock(source_mu_);
+      Region still = tracker_.motion_area();
+      if (auto f = hub_.latest(); f && !still.empty()) {
+        FrameChange c;
+        c.damage = still;
+        c.refresh = still;
+        hub_.publish(f, c);
+      }
       spdlog::info("capture: {} frames captured; serving the last one", frame_limit_);
       return;
     }

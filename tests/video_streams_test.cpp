@@ -104,6 +104,16 @@ TEST(MotionBoxes, ConnectedPartsBecomeEvenBoxes) {
   EXPECT_TRUE(motion_boxes(Region(), {0, 0, 100, 100}).empty());
 }
 
+TEST(MotionBoxes, ThinTrailsAreTrimmedOff) {
+  Region m(Rect{320, 64, 256, 192});  // a video
+  m.add({0, 64, 320, 32});            // a pointer trail joined to it, across text
+  Rect box = motion_boxes(m, {0, 0, 640, 400}).front();
+  EXPECT_EQ(box, (Rect{0, 64, 576, 192}));
+  EXPECT_EQ(trim_sparse_edges(box, m), (Rect{320, 64, 256, 192}));
+  Region full(Rect{0, 0, 128, 128});
+  EXPECT_EQ(trim_sparse_edges({0, 0, 128, 128}, full), (Rect{0, 0, 128, 128}));
+}
+
 TEST(VideoStreams, OpensAfterSettlingWithTheClientsFirstCodec) {
   Fixture f;
   Rect r{320, 64, 256, 192};

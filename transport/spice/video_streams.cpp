@@ -80,6 +80,37 @@ std::vector<Rect> motion_boxes(const Region& motion, const Rect& bounds) {
   return out;
 }
 
+Rect trim_sparse_edges(Rect box, const Region& motion) {
+  constexpr int32_t kStrip = 32;
+  auto covered = [&](const Rect& r) {
+    Region m(r);
+    m.intersect(motion);
+    return m.area();
+  };
+  for (int guard = 0; guard < 256; ++guard) {
+    if (box.width <= 2 * kStrip || box.height <= 2 * kStrip) break;
+    const Rect strips[4] = {{box.x, box.y, kStrip, box.height},
+                            {box.right() - kStrip, box.y, kStrip, box.height},
+                            {box.x, box.y, box.width, kStrip},
+                            {box.x, box.bottom() - kStrip, box.width, kStrip}};
+    int best = 0;
+    double best_fill = 2;
+    for (int i = 0; i < 4; ++i) {
+      double fill = double(covered(strips[i])) / double(strips[i].area());
+      if (fill < best_fill) {
+        best_fill = fill;
+        best = i;
+      }
+    }
+    if (best_fill >= 0.5) break;  // every edge is mostly motion
+    if (best == 0) box = {box.x + kStrip, box.y, box.width - kStrip, box.height};
+    if (best == 1) box.width -= kStrip;
+    if (best == 2) box = {box.x, box.y + kStrip, box.width, box.height - kStrip};
+    if (best == 3) box.height -= kStrip;
+  }
+  return box;
+}
+
 struct VideoStreams::Stream {
   uint32_t id = 0;
   uint32_t unique_id = 0;
@@ -155,8 +186,10 @@ Region VideoStreams::plan(const Region& motion_area, const Rect& bounds, Clock::
   }
   std::vector<Rect> boxes;
   if (cfg_.encoders && !cfg_.codecs.empty())
-    for (const Rect& b : motion_boxes(motion_area, bounds))
-      if (b.area() >= cfg_.min_area) boxes.push_back(b);
+    for (const Rect& b : motion_boxes(motion_area, bounds)) {
+      Rect t = trim_sparse_edges(b, motion_area);
+      if (t.area() >= cfg_.min_area) boxes.push_back(t);
+    }
 
   std::vector<bool> keep(streams_.size(), false);
   std::vector<Rect> settled;

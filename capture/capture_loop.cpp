@@ -1,7 +1,6 @@
 #include "capture/capture_loop.h"
 
 #include "core/frame_clock.h"
-
 #include "core/log.h"
 
 namespace tessera {

@@ -45,6 +45,62 @@ QUIET_MS = 400               # no invalidate for this long -> picture is complet
 # gi client (runs in a subprocess)
 # ---------------------------------------------------------------------------
 
+def gi_session(host, port, result, state, loop, on_invalidate=None):
+    """A spice-gtk session (GObject introspection) that follows display 0.
+
+    Records channel events in result["events"] and the first error in
+    result["error"] (then quits `loop` shortly after, so other channels can
+    report); the primary surface in result["primary"], its pixels' address in
+    state["data_ptr"] and the channel in state["display"]; counts
+    display-invalidates in result["invalidates"], stamps the last one in
+    state["last_inv"] and calls on_invalidate(now). Call session.connect().
+    """
+    from gi.repository import GLib, GObject, SpiceClientGLib
+
+    session = SpiceClientGLib.Session()
+    session.set_property("host", host)
+    session.set_property("port", str(port))
+
+    def on_channel_event(ch, event):
+        nick = event.value_nick if hasattr(event, "value_nick") else str(event)
+        result["events"].append([type(ch).__name__, nick])
+        if event in (SpiceClientGLib.ChannelEvent.ERROR_AUTH,
+                     SpiceClientGLib.ChannelEvent.ERROR_CONNECT,
+                     SpiceClientGLib.ChannelEvent.ERROR_LINK,
+                     SpiceClientGLib.ChannelEvent.ERROR_IO,
+                     SpiceClientGLib.ChannelEvent.ERROR_TLS):
+            if result["error"] is None:
+                result["error"] = nick
+            # Give other channels a moment to report, then stop.
+            GLib.timeout_add(300, lambda: (loop.quit(), False)[1])
+
+    def on_primary_create(ch, fmt, width, height, stride, shmid, imgdata):
+        result["primary"] = {"format": int(fmt), "width": width,
+                             "height": height, "stride": stride}
+        state["data_ptr"] = imgdata
+
+    def on_inv(ch, x, y, w, h):
+        now = time.monotonic()
+        result["invalidates"] += 1
+        state["last_inv"] = now
+        if on_invalidate is not None:
+            on_invalidate(now)
+
+    def on_channel_new(sess, ch):
+        GObject.Object.connect(ch, "channel-event", on_channel_event)
+        if isinstance(ch, SpiceClientGLib.DisplayChannel):
+            if ch.get_property("channel-id") != 0:
+                return
+            state["display"] = ch
+            GObject.Object.connect(ch, "display-primary-create",
+                                   on_primary_create)
+            GObject.Object.connect(ch, "display-invalidate", on_inv)
+            SpiceClientGLib.Channel.connect(ch)
+
+    GObject.Object.connect(session, "channel-new", on_channel_new)
+    return session
+
+
 def gi_client_main(argv):
     """--gi-client HOST PORT OUT_PREFIX [--password P] [--compression NAME]
 
@@ -54,7 +110,7 @@ def gi_client_main(argv):
     import ctypes
     import gi
     gi.require_version("SpiceClientGLib", "2.0")
-    from gi.repository import GLib, GObject, SpiceClientGLib
+    from gi.repository import GLib
 
     host, port, prefix = argv[0], argv[1], argv[2]
     rest = argv[3:]
@@ -82,9 +138,7 @@ def gi_client_main(argv):
     loop = GLib.MainLoop()
     state = {"last_inv": None, "display": None, "data_ptr": None, "raw": None}
 
-    session = SpiceClientGLib.Session()
-    session.set_property("host", host)
-    session.set_property("port", str(port))
+    session = gi_session(host, port, result, state, loop)
     if password is not None:
         session.set_property("password", password)
     if compression is not None:
@@ -97,44 +151,6 @@ def gi_client_main(argv):
             raise SystemExit("gi client: compression must be one of %s"
                              % sorted(values))
         session.set_property("preferred-compression", values[compression])
-
-    def chan_name(ch):
-        return type(ch).__name__
-
-    def on_channel_event(ch, event):
-        nick = event.value_nick if hasattr(event, "value_nick") else str(event)
-        result["events"].append([chan_name(ch), nick])
-        if event in (SpiceClientGLib.ChannelEvent.ERROR_AUTH,
-                     SpiceClientGLib.ChannelEvent.ERROR_CONNECT,
-                     SpiceClientGLib.ChannelEvent.ERROR_LINK,
-                     SpiceClientGLib.ChannelEvent.ERROR_IO,
-                     SpiceClientGLib.ChannelEvent.ERROR_TLS):
-            if result["error"] is None:
-                result["error"] = nick
-            # Give other channels a moment to report, then stop.
-            GLib.timeout_add(300, lambda: (loop.quit(), False)[1])
-
-    def on_primary_create(ch, fmt, width, height, stride, shmid, imgdata):
-        result["primary"] = {"format": int(fmt), "width": width,
-                             "height": height, "stride": stride}
-        state["data_ptr"] = imgdata
-
-    def on_invalidate(ch, x, y, w, h):
-        result["invalidates"] += 1
-        state["last_inv"] = time.monotonic()
-
-    def on_channel_new(sess, ch):
-        GObject.Object.connect(ch, "channel-event", on_channel_event)
-        if isinstance(ch, SpiceClientGLib.DisplayChannel):
-            if ch.get_property("channel-id") != 0:
-                return
-            state["display"] = ch
-            GObject.Object.connect(ch, "display-primary-create",
-                                   on_primary_create)
-            GObject.Object.connect(ch, "display-invalidate", on_invalidate)
-            SpiceClientGLib.Channel.connect(ch)
-
-    GObject.Object.connect(session, "channel-new", on_channel_new)
 
     def tick():
         li = state["last_inv"]

@@ -105,7 +105,7 @@ def gi_client_main(argv):
     """
     import gi
     gi.require_version("SpiceClientGLib", "2.0")
-    from gi.repository import GLib, GObject, SpiceClientGLib
+    from gi.repository import GLib
 
     host, port, prefix = argv[0], argv[1], argv[2]
     prm = json.loads(argv[3])
@@ -118,46 +118,11 @@ def gi_client_main(argv):
           "data_ptr": None}
     raws = []
 
-    session = SpiceClientGLib.Session()
-    session.set_property("host", host)
-    session.set_property("port", str(port))
-
-    def on_channel_event(ch, event):
-        nick = event.value_nick if hasattr(event, "value_nick") else str(event)
-        result["events"].append([type(ch).__name__, nick])
-        if event in (SpiceClientGLib.ChannelEvent.ERROR_AUTH,
-                     SpiceClientGLib.ChannelEvent.ERROR_CONNECT,
-                     SpiceClientGLib.ChannelEvent.ERROR_LINK,
-                     SpiceClientGLib.ChannelEvent.ERROR_IO,
-                     SpiceClientGLib.ChannelEvent.ERROR_TLS):
-            if result["error"] is None:
-                result["error"] = nick
-            GLib.timeout_add(300, lambda: (loop.quit(), False)[1])
-
-    def on_primary_create(ch, fmt, width, height, stride, shmid, imgdata):
-        result["primary"] = {"format": int(fmt), "width": width,
-                             "height": height, "stride": stride}
-        st["data_ptr"] = imgdata
-
-    def on_invalidate(ch, x, y, w, h):
-        now = time.monotonic()
-        result["invalidates"] += 1
-        st["last_inv"] = now
+    def on_invalidate(now):
         if st["first_inv"] is None:
             st["first_inv"] = now
 
-    def on_channel_new(sess, ch):
-        GObject.Object.connect(ch, "channel-event", on_channel_event)
-        if isinstance(ch, SpiceClientGLib.DisplayChannel):
-            if ch.get_property("channel-id") != 0:
-                return
-            st["display"] = ch
-            GObject.Object.connect(ch, "display-primary-create",
-                                   on_primary_create)
-            GObject.Object.connect(ch, "display-invalidate", on_invalidate)
-            SpiceClientGLib.Channel.connect(ch)
-
-    GObject.Object.connect(session, "channel-new", on_channel_new)
+    session = base.gi_session(host, port, result, st, loop, on_invalidate)
 
     t0 = prm["t0_ms"]
     fps = prm["fps"]
@@ -546,22 +511,30 @@ def check_client_result(R, label, res, raws, out):
                            res["error"], res["events"], base.tail(out)))
 
 
-def video_case(R, binary, workdir, frames, servers, label, codec, backend,
-               figures):
+def start_demo(R, binary, workdir, servers, label, video_args):
+    """Serves the demo desktop; returns (server, t0_ms) or None (checked)."""
     s = base.start_server(R, label, binary, workdir, "demo",
                           ["--disable-ticketing", "--size",
-                           "%dx%d" % (WIDTH, HEIGHT), "--fps", str(FPS),
-                           "--video-codec", codec,
-                           "--encoder-backend", backend], servers)
+                           "%dx%d" % (WIDTH, HEIGHT), "--fps", str(FPS)] +
+                          video_args, servers)
     if not s:
-        return
-    offset_s = time.time() - time.monotonic()
+        return None
     m = wait_for(s, T0_RE)
     if not R.check(label + ": server logs the time of tick 0", m is not None,
                    "" if m else base.tail(s.log())):
         base.stop_server(R, label, s)
+        return None
+    return s, unwrap_t0(int(m.group(1)))
+
+
+def video_case(R, binary, workdir, frames, servers, label, codec, backend,
+               figures):
+    started = start_demo(R, binary, workdir, servers, label,
+                         ["--video-codec", codec, "--encoder-backend", backend])
+    if not started:
         return
-    t0_ms = unwrap_t0(int(m.group(1)))
+    s, t0_ms = started
+    offset_s = time.time() - time.monotonic()
     res, raws, out = run_gi_client(workdir, "gi-" + label, s.port,
                                    snapshot_params(t0_ms))
     client_ok = check_client_result(R, label, res, raws, out)
@@ -757,18 +730,11 @@ def video_case(R, binary, workdir, frames, servers, label, codec, backend,
 def off_case(R, binary, workdir, frames, servers, figures):
     """--video-codec off: no stream; the moving picture is exact everywhere."""
     label = "off"
-    s = base.start_server(R, label, binary, workdir, "demo",
-                          ["--disable-ticketing", "--size",
-                           "%dx%d" % (WIDTH, HEIGHT), "--fps", str(FPS),
-                           "--video-codec", "off"], servers)
-    if not s:
+    started = start_demo(R, binary, workdir, servers, label,
+                         ["--video-codec", "off"])
+    if not started:
         return
-    m = wait_for(s, T0_RE)
-    if not R.check(label + ": server logs the time of tick 0", m is not None,
-                   "" if m else base.tail(s.log())):
-        base.stop_server(R, label, s)
-        return
-    t0_ms = unwrap_t0(int(m.group(1)))
+    s, t0_ms = started
     prm = snapshot_params(t0_ms, count=3)
     prm["settle_s"] = 0.5
     res, raws, out = run_gi_client(workdir, "gi-" + label, s.port, prm)

@@ -114,6 +114,27 @@ TEST(MotionBoxes, ThinTrailsAreTrimmedOff) {
   EXPECT_EQ(trim_sparse_edges({0, 0, 128, 128}, full), (Rect{0, 0, 128, 128}));
 }
 
+TEST(SafeMovePart, KeepsTheLargestPartAwayFromLossyPixels) {
+  Move scroll{{16, 32, 214, 160}, 16, 48};  // text scrolled up 16 rows
+  Region video(Rect{224, 64, 256, 128});
+  // No stream nearby: the whole move.
+  EXPECT_EQ(safe_move_part(scroll, Region(), Region()), scroll);
+  // The stream shares the text's last 6 columns: those are painted, the rest still moves.
+  auto part = safe_move_part(scroll, video, video);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->dst, (Rect{16, 32, 208, 160}));
+  EXPECT_EQ(part->src_x, 16);
+  EXPECT_EQ(part->src_y, 48);
+  // A source inside lossy pixels (a stream's former area) cuts the copy where it reads them.
+  Region lossy_src(Rect{16, 150, 214, 58});  // src rows 150..207 -> dst rows 134..191
+  part = safe_move_part(scroll, lossy_src, Region());
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->dst, (Rect{16, 32, 214, 102}));
+  EXPECT_EQ(part->src(), (Rect{16, 48, 214, 102}));
+  // Entirely inside a stream: nothing moves.
+  EXPECT_FALSE(safe_move_part(scroll, Region(Rect{0, 0, 640, 400}), Region(Rect{0, 0, 640, 400})));
+}
+
 TEST(VideoStreams, OpensAfterSettlingWithTheClientsFirstCodec) {
   Fixture f;
   Rect r{320, 64, 256, 192};

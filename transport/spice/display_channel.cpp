@@ -1,5 +1,6 @@
 #include "transport/spice/display_channel.h"
 
+
 #include "core/log.h"
 #include "transport/spice/messages.h"
 
@@ -11,6 +12,7 @@ constexpr int64_t kMinLz4Pixels = 256;
 // More rectangles than this go as their bounding box: fewer, larger draws are cheaper.
 constexpr size_t kMaxRectsPerUpdate = 32;
 constexpr std::chrono::milliseconds kClientInitWait{500};
+
 }  // namespace
 
 void DisplayChannel::on_start() {
@@ -109,7 +111,7 @@ void DisplayChannel::send_lossless(const Frame& f, const Region& region) {
 void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   const Frame& f = *u.frame;
   last_frame_ = u.frame;
-  auto send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  const auto send_fn = stream_sender();
   const auto now = VideoStreams::Clock::now();
   bool new_surface = u.resized || !surface_created_;
   if (new_surface) {
@@ -126,19 +128,17 @@ void DisplayChannel::send_update(const Subscription::FrameUpdate& u) {
   if (!new_surface) damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
   const Region video = video_->covered();
   // A move may only copy pixels the client holds exactly, and never into a stream's area;
-  // otherwise (or after such a move) its destination is painted instead.
+  // the part of it that would is painted instead (and is not exact until then).
   unsafe.add(video);
   for (const Move& m : u.moves) {
-    Region src(m.src()), dst(m.dst);
-    src.intersect(unsafe);
-    dst.intersect(video);
-    if (!src.empty() || !dst.empty()) {
-      damage.add(m.dst);
-      unsafe.add(m.dst);
-      continue;
-    }
+    auto part = safe_move_part(m, unsafe, video);
+    Region rest(m.dst);
+    if (part) rest.subtract(Region(part->dst));
+    damage.add(rest);
+    unsafe.add(rest);
+    if (!part) continue;
     if (!wait_for_ack_window()) return;
-    send(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(m));
+    send(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(*part));
     ++sent_.copies;
   }
   ++sent_.updates;
@@ -159,7 +159,7 @@ void DisplayChannel::send_owed_frames() {
   auto due = video_->next_due();
   const auto now = VideoStreams::Clock::now();
   if (!due || *due > now || !last_frame_) return;
-  auto send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  const auto send_fn = stream_sender();
   send_lossless(*last_frame_, video_->send_frames(Region{}, *last_frame_, now, send_fn));
 }
 

@@ -28,6 +28,10 @@ class DisplayChannel : public PushChannel {
   void send_rect(const Frame& f, const Rect& r);
   void send_lossless(const Frame& f, const Region& region);
   bool send_waiting(uint16_t type, const Body& body);
+  // send_waiting as the stream code takes it.
+  VideoStreams::SendFn stream_sender() {
+    return [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  }
   void send_owed_frames();
 
   // The first frame waits (briefly) for the client's INIT and whatever it sent with it, so

@@ -111,6 +111,27 @@ Rect trim_sparse_edges(Rect box, const Region& motion) {
   return box;
 }
 
+// The largest part of `m` that copies only pixels the client holds exactly (outside `unsafe`)
+// and lands outside the live streams (`video`); nullopt when no part does. A sub-rectangle of
+// a move, with the same offset, is a move too: a terminal scroll that shares a tile column
+// with a video keeps going as COPY_BITS, and only the cut-off part is painted.
+std::optional<Move> safe_move_part(const Move& m, const Region& unsafe, const Region& video) {
+  const int32_t dx = m.dst.x - m.src_x, dy = m.dst.y - m.src_y;
+  Region bad(m.src());
+  bad.intersect(unsafe).translate(dx, dy);
+  Region into(m.dst);
+  bad.add(into.intersect(video));
+  if (bad.empty()) return m;
+  const Rect b = bad.bounds(), d = m.dst;
+  const Rect slabs[4] = {{d.x, d.y, b.x - d.x, d.height},
+                         {b.right(), d.y, d.right() - b.right(), d.height},
+                         {d.x, d.y, d.width, b.y - d.y},
+                         {d.x, b.bottom(), d.width, d.bottom() - b.bottom()}};
+  const Rect* best = std::max_element(slabs, slabs + 4, [](const Rect& p, const Rect& q) { return p.area() < q.area(); });
+  if (best->area() == 0) return std::nullopt;
+  return Move{*best, best->x - dx, best->y - dy};
+}
+
 struct VideoStreams::Stream {
   uint32_t id = 0;
   uint32_t unique_id = 0;
@@ -135,6 +156,9 @@ VideoStreams::VideoStreams(VideoSettings settings, CapFn client_cap, std::string
 
 namespace {
 uint32_t frame_interval_ms(int fps) { return uint32_t(1000 / std::max(1, fps)); }
+// How soon after a frame the next may go under --video-fps-max: a quarter of an interval of
+// slack, so capture jitter does not hold frames back.
+std::chrono::microseconds min_frame_gap(int fps) { return std::chrono::microseconds(750000 / std::max(1, fps)); }
 }  // namespace
 
 VideoStreams::~VideoStreams() = default;
@@ -364,7 +388,7 @@ void VideoStreams::apply_reports(Clock::time_point now) {
 
 Region VideoStreams::send_frames(const Region& damage, const Frame& frame, Clock::time_point now, const SendFn& send) {
   Region lost;
-  const auto min_gap = std::chrono::microseconds(1000000 / std::max(1, cfg_.fps_max));
+  const auto min_gap = min_frame_gap(cfg_.fps_max);
   for (size_t i = 0; i < streams_.size();) {
     Stream& s = *streams_[i];
     Region here(s.rect);
@@ -373,8 +397,7 @@ Region VideoStreams::send_frames(const Region& damage, const Frame& frame, Clock
       ++i;
       continue;
     }
-    // A quarter of an interval of slack: capture jitter must not hold frames back.
-    if (s.frames > 0 && now - s.last_sent < min_gap * 3 / 4) {
+    if (s.frames > 0 && now - s.last_sent < min_gap) {
       s.owes = true;  // held back by --video-fps-max; sent when due
       ++stats_.held_back;
       ++i;
@@ -423,10 +446,10 @@ bool VideoStreams::send_frame(Stream& s, const Frame& frame, Clock::time_point n
 
 std::optional<VideoStreams::Clock::time_point> VideoStreams::next_due() const {
   std::optional<Clock::time_point> due;
-  const auto min_gap = std::chrono::microseconds(1000000 / std::max(1, cfg_.fps_max));
+  const auto min_gap = min_frame_gap(cfg_.fps_max);
   for (const auto& s : streams_)
     if (s->owes) {
-      auto t = s->last_sent + min_gap * 3 / 4;
+      auto t = s->last_sent + min_gap;
       if (!due || t < *due) due = t;
     }
   return due;

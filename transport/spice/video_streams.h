@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/frame.h"
+#include "core/frame_change.h"
 #include "core/region.h"
 #include "encode/encoder_catalog.h"
 #include "encode/yuv_image.h"
@@ -49,6 +50,10 @@ std::vector<Rect> motion_boxes(const Region& motion, const Rect& bounds);
 // `box` with sparse edges cut off (32-pixel strips, the sparsest first, while less than half
 // motion): a thin pointer trail joined to a video must not pull text into the stream.
 Rect trim_sparse_edges(Rect box, const Region& motion);
+
+// The largest part of `m` that copies only pixels the client holds exactly (outside `unsafe`)
+// and lands outside the live streams (`video`); nullopt when no part does.
+std::optional<Move> safe_move_part(const Move& m, const Region& unsafe, const Region& video);
 
 class VideoStreams {
  public:

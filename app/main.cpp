@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/png_file.h"
 #include "encode/encoder_catalog.h"
+#include "auth/sasl_auth.h"
 #include "transport/spice/spice_server.h"
 
 using namespace tessera;
@@ -185,7 +186,15 @@ int run_probe(const VideoOptions& v) {
 
 struct ServeOptions {
   std::string listen = "127.0.0.1";
-  uint16_t spice_port = 5930;
+  std::string spice_port = "5930";
+  int tls_port = -1;
+  std::string x509_dir;
+  bool tls_verify_client = false;
+  std::string secure_channels;
+  bool sasl = false;
+  std::string sasl_config_dir;
+  double link_timeout = 10;
+  size_t max_unauthenticated = 32;
   bool disable_ticketing = false;
   std::string password_file;
   int64_t ticket_expiry = 0;
@@ -193,6 +202,31 @@ struct ServeOptions {
   uint64_t frames = 0;
   VideoOptions video;
 };
+
+// "all" or "main,display,...": the channel types that must come over TLS.
+std::set<uint8_t> parse_secure_channels(const std::string& list) {
+  std::set<uint8_t> out;
+  if (list.empty()) return out;
+  const std::pair<const char*, uint8_t> known[] = {{"main", SPICE_CHANNEL_MAIN},
+                                                   {"display", SPICE_CHANNEL_DISPLAY},
+                                                   {"inputs", SPICE_CHANNEL_INPUTS},
+                                                   {"cursor", SPICE_CHANNEL_CURSOR}};
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    bool found = name == "all";
+    for (auto& [n, t] : known)
+      if (name == n || name == "all") {
+        out.insert(t);
+        found = true;
+      }
+    if (!found) throw std::invalid_argument("unknown channel '" + name + "' (all, main, display, inputs, cursor)");
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
 
 // Probes the encoders once; the server's streams open them from this catalog.
 spice::VideoSettings video_settings(const ServeOptions& s) {
@@ -237,11 +271,28 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
     policy = TicketPolicy::with_password(read_password_file(s.password_file), lifetime);
   }
 
-  FrameHub hub;
-  CaptureLoop capture(*source, hub, o.fps, tracker_config(o), s.frames);
   spice::SpiceServerConfig cfg;
   cfg.listen_address = s.listen;
-  cfg.port = s.spice_port;
+  if (s.spice_port == "off")
+    cfg.port.reset();
+  else
+    cfg.port = uint16_t(std::stoi(s.spice_port));
+  if (s.tls_port >= 0) {
+    cfg.tls_port = uint16_t(s.tls_port);
+    std::vector<std::string> warnings;
+    cfg.tls = TlsContext::load(TlsConfig{s.x509_dir, s.tls_verify_client}, &warnings);
+    for (const auto& w : warnings) spdlog::warn("{}", w);
+  }
+  cfg.secure_channels = parse_secure_channels(s.secure_channels);
+  if (s.sasl) {
+    SaslAuth::init(SaslConfig{"tessera", s.sasl_config_dir});
+    cfg.sasl = true;
+  }
+  cfg.link_timeout = std::chrono::milliseconds(int64_t(s.link_timeout * 1000));
+  cfg.limits.max_unauthenticated = s.max_unauthenticated;
+
+  FrameHub hub;
+  CaptureLoop capture(*source, hub, o.fps, tracker_config(o), s.frames);
   cfg.channel.server_name = "tessera: " + source->description();
   cfg.channel.lz4 = !s.no_lz4;
   cfg.channel.video = video_settings(s);
@@ -251,7 +302,13 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   server.start();
   std::string host = s.listen.find(':') != std::string::npos ? "[" + s.listen + "]" : s.listen;
   std::printf("tessera: serving %s at %.0f fps\n", source->description().c_str(), o.fps);
-  std::printf("tessera: connect with:  remote-viewer spice://%s:%u\n", host.c_str(), unsigned(server.port()));
+  if (!server.tls_port()) {
+    std::printf("tessera: connect with:  remote-viewer spice://%s:%u\n", host.c_str(), unsigned(server.port()));
+  } else {
+    std::string plain = server.port() ? fmt::format("port={}&", server.port()) : "";
+    std::printf("tessera: connect with:  remote-viewer --spice-ca-file=%s/ca-cert.pem \"spice://%s?%stls-port=%u\"\n",
+                s.x509_dir.c_str(), host.c_str(), plain.c_str(), unsigned(server.tls_port()));
+  }
   std::printf("tessera: press Ctrl-C to stop\n");
   std::fflush(stdout);
 
@@ -282,7 +339,42 @@ int main(int argc, char** argv) {
   add_source_options(serve_cmd, serve_common);
   serve_cmd->add_option("--listen", serve.listen, "Address to listen on (127.0.0.1 keeps it local)")
       ->capture_default_str();
-  serve_cmd->add_option("--spice-port", serve.spice_port, "SPICE port (0 picks a free port)")->capture_default_str();
+  serve_cmd->add_option("--spice-port", serve.spice_port, "Plain SPICE port (0 picks a free port; off: none, TLS only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"off"}) | CLI::Range(0, 65535));
+  auto* tls_port = serve_cmd->add_option("--spice-tls-port", serve.tls_port,
+                                         "SPICE TLS port (0 picks a free port); needs --x509-dir")
+                       ->check(CLI::Range(0, 65535));
+  auto* x509 = serve_cmd->add_option("--x509-dir", serve.x509_dir,
+                                     "Directory with ca-cert.pem, server-cert.pem, server-key.pem and optionally "
+                                     "ca-crl.pem (the file names QEMU and libvirt use)")
+                   ->check(CLI::ExistingDirectory);
+  auto* verify_client = serve_cmd->add_flag("--tls-verify-client", serve.tls_verify_client,
+                                            "Require a client certificate signed by ca-cert.pem (and not revoked "
+                                            "in ca-crl.pem)");
+  auto* secure = serve_cmd->add_option("--secure-channels", serve.secure_channels,
+                                       "Channels that must use TLS: all, or a list of main,display,inputs,cursor; "
+                                       "the plain port answers them with NEED_SECURED and clients reconnect them "
+                                       "over TLS");
+  auto* sasl = serve_cmd->add_flag("--sasl", serve.sasl,
+                                   "Authenticate with Cyrus SASL (application name tessera: configuration in "
+                                   "tessera.conf) instead of a password file");
+  serve_cmd->add_option("--sasl-config-dir", serve.sasl_config_dir,
+                        "Directory holding tessera.conf (default: SASL_CONF_PATH, else Cyrus's own default)")
+      ->check(CLI::ExistingDirectory)
+      ->needs(sasl);
+  serve_cmd->add_option("--link-timeout", serve.link_timeout,
+                        "Seconds a connection gets to finish TLS, the link and authentication")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
+  serve_cmd->add_option("--max-unauthenticated", serve.max_unauthenticated,
+                        "Connections that may be in the link stage (not yet authenticated) at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  tls_port->needs(x509);
+  x509->needs(tls_port);
+  verify_client->needs(tls_port);
+  secure->needs(tls_port);
   auto* no_ticket = serve_cmd->add_flag("--disable-ticketing", serve.disable_ticketing,
                                         "Let clients connect without a password");
   auto* pw = serve_cmd->add_option("--password-file", serve.password_file,
@@ -301,10 +393,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   add_video_options(serve_cmd, serve.video, true);
   no_ticket->excludes(pw);
+  sasl->excludes(pw);
+  sasl->excludes(no_ticket);
   serve_cmd->callback([&] {
-    if (!serve.disable_ticketing && serve.password_file.empty())
+    if (!serve.disable_ticketing && serve.password_file.empty() && !serve.sasl)
       throw CLI::ValidationError("authentication",
-                                 "choose --password-file FILE, or --disable-ticketing to let anyone connect");
+                                 "choose --password-file FILE, --sasl, or --disable-ticketing to let anyone connect");
+    if (serve.spice_port == "off" && serve.tls_port < 0)
+      throw CLI::ValidationError("--spice-port", "off needs --spice-tls-port: there must be some port to serve on");
+    try {
+      parse_secure_channels(serve.secure_channels);
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError("--secure-channels", e.what());
+    }
   });
 
   CommonOptions snap_common;

@@ -133,7 +133,7 @@ TEST_P(SpicePictures, FirstFrameThenDamageArriveExact) {
   auto f0 = std::make_shared<Frame>(d.render(0));
   hub.publish(f0, Region(f0->bounds()));
   start_static();
-  DisplayClient c(port(), {.password = "", .lz4 = lz4});
+  DisplayClient c(port(), {.password = "", .lz4 = lz4, .tls = {}, .sasl_user = {}});
   ASSERT_TRUE(c.ok()) << c.error;
   c.start();
   ASSERT_TRUE(c.wait_until([&](const DisplayClient& x) {
@@ -338,7 +338,7 @@ TEST_F(SpiceServerTest, CursorInitSetAndMove) {
 
 TEST_F(SpiceServerTest, RightPasswordOpensWrongPasswordIsRefused) {
   start_live({160, 100}, TicketPolicy::with_password("correct horse", std::nullopt));
-  DisplayClient good(port(), {.password = "correct horse", .lz4 = true});
+  DisplayClient good(port(), {.password = "correct horse", .lz4 = true, .tls = {}, .sasl_user = {}});
   ASSERT_TRUE(good.ok()) << good.error;
   good.start();
   EXPECT_TRUE(good.wait_until([](const DisplayClient& d) { return d.marked; }));
@@ -423,8 +423,16 @@ TEST_F(HostileInput, UnknownChannelType) {
 }
 
 TEST_F(HostileInput, SecondaryChannelWithUnknownSession) {
-  expect_link_refused(link_request(good->session_id ^ 0x5A5A5A5A, SPICE_CHANNEL_DISPLAY),
-                      SPICE_LINK_ERR_BAD_CONNECTION_ID, "which does not exist");
+  // Only an authenticated client learns that a session id is not live.
+  RawConn c(port());
+  auto key = link_until_ticket(c, good->session_id ^ 0x5A5A5A5A, SPICE_CHANNEL_DISPLAY);
+  c.send(WireWriter().u32(SPICE_COMMON_CAP_AUTH_SPICE).take());
+  c.send(ticket(key, ""));
+  uint8_t result[4];
+  ASSERT_TRUE(c.recv(result, 4));
+  EXPECT_EQ(WireReader(result, "result").u32(), uint32_t(SPICE_LINK_ERR_BAD_CONNECTION_ID));
+  EXPECT_TRUE(c.wait_closed());
+  EXPECT_TRUE(logs.wait_for("which does not exist"));
 }
 
 TEST_F(HostileInput, GarbageAfterTheLink) {
@@ -493,10 +501,10 @@ TEST_F(SpiceServerTest, ClientThatStopsReadingHoldsUpNobody) {
 
   // One stalled client never reads and never acks: the ACK window stops the server after
   // two windows, and its connection just waits.
-  DisplayClient stalled(port(), {.password = "", .lz4 = false});
+  DisplayClient stalled(port(), {.password = "", .lz4 = false, .tls = {}, .sasl_user = {}});
   ASSERT_TRUE(stalled.ok());
   // Another acks blindly but never reads, so its socket fills and the server's send times out.
-  DisplayClient reader_less(port(), {.password = "", .lz4 = false});
+  DisplayClient reader_less(port(), {.password = "", .lz4 = false, .tls = {}, .sasl_user = {}});
   ASSERT_TRUE(reader_less.ok());
   auto flood = ChannelClient::open(port(), reader_less.session_id, SPICE_CHANNEL_DISPLAY, "", {});
   ASSERT_TRUE(flood);

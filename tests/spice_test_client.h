@@ -15,9 +15,15 @@
 
 namespace tessera::test {
 
+// TLS for a test connection: the CA to check the server with, and an optional client certificate.
+struct TlsClientOptions {
+  std::string ca_file;
+  std::string cert_file, key_file;
+};
+
 class RawConn {
  public:
-  explicit RawConn(uint16_t port);
+  explicit RawConn(uint16_t port, const TlsClientOptions* tls = nullptr);
   RawConn(const RawConn&) = delete;
   ~RawConn();
   void send(std::span<const uint8_t> data);
@@ -28,15 +34,23 @@ class RawConn {
   void shutdown_write();
   void set_receive_buffer(int bytes);
   int fd() const { return fd_; }
+  // Why the TLS handshake failed; empty when it succeeded or there is no TLS.
+  const std::string& tls_error() const { return tls_error_; }
+  bool tls() const { return ssl_ != nullptr; }
 
  private:
   int fd_ = -1;
+  void* ssl_ctx_ = nullptr;  // SSL_CTX*, SSL*: kept out of this header
+  void* ssl_ = nullptr;
+  std::string tls_error_;
 };
 
 struct LinkOutcome {
   uint32_t reply_error = 0xFFFFFFFF;  // from the link reply
   uint32_t auth_result = 0xFFFFFFFF;  // the u32 after the ticket
+  std::string sasl_mechanisms;        // the list a SASL server offered
   spice::Caps common_caps, channel_caps;
+  std::string tls_error;
 };
 
 class ChannelClient {
@@ -45,14 +59,16 @@ class ChannelClient {
     uint16_t type = 0;
     std::vector<uint8_t> body;
   };
-  // Links one channel and sends the ticket; `conn` is null unless the link succeeded.
+  // Links one channel and sends the ticket, or, when the server offers SASL, logs in with
+  // SASL PLAIN as `sasl_user` with `password`; null unless the link succeeded.
   static std::unique_ptr<ChannelClient> open(uint16_t port, uint32_t connection_id, uint8_t type,
                                              const std::string& password, const spice::Caps& channel_caps,
-                                             LinkOutcome* outcome = nullptr);
+                                             LinkOutcome* outcome = nullptr, const TlsClientOptions* tls = nullptr,
+                                             const std::string& sasl_user = "");
   std::optional<Message> read(int timeout_ms = 5000);
   void write(uint16_t type, std::span<const uint8_t> body = {});
   RawConn& conn() { return conn_; }
-  explicit ChannelClient(uint16_t port) : conn_(port) {}
+  explicit ChannelClient(uint16_t port, const TlsClientOptions* tls = nullptr) : conn_(port, tls) {}
 
  private:
   RawConn conn_;
@@ -63,6 +79,8 @@ class DisplayClient {
   struct Options {
     std::string password;
     bool lz4 = true;  // advertise LZ4_COMPRESSION
+    std::optional<TlsClientOptions> tls;  // connect with TLS (to the TLS port)
+    std::string sasl_user;                // for servers that offer SASL (PLAIN)
   };
   DisplayClient(uint16_t port, Options opts);
   DisplayClient(uint16_t port) : DisplayClient(port, Options{}) {}

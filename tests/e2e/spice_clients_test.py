@@ -53,17 +53,28 @@ def gi_session(host, port, result, state, loop, on_invalidate=None):
     report); the primary surface in result["primary"], its pixels' address in
     state["data_ptr"] and the channel in state["display"]; counts
     display-invalidates in result["invalidates"], stamps the last one in
-    state["last_inv"] and calls on_invalidate(now). Call session.connect().
+    state["last_inv"] and calls on_invalidate(now). A port of None leaves
+    the plain port unset (a TLS-only session sets "tls-port" itself). The
+    channel's GError message, if any, goes to result["error_messages"].
+    Call session.connect().
     """
     from gi.repository import GLib, GObject, SpiceClientGLib
 
     session = SpiceClientGLib.Session()
     session.set_property("host", host)
-    session.set_property("port", str(port))
+    if port is not None:
+        session.set_property("port", str(port))
 
     def on_channel_event(ch, event):
         nick = event.value_nick if hasattr(event, "value_nick") else str(event)
         result["events"].append([type(ch).__name__, nick])
+        try:
+            err = ch.get_error()
+        except Exception:  # spice_channel_get_error() missing: no detail
+            err = None
+        if err is not None:
+            result.setdefault("error_messages", []).append(
+                [type(ch).__name__, err.message])
         if event in (SpiceClientGLib.ChannelEvent.ERROR_AUTH,
                      SpiceClientGLib.ChannelEvent.ERROR_CONNECT,
                      SpiceClientGLib.ChannelEvent.ERROR_LINK,
@@ -101,8 +112,22 @@ def gi_session(host, port, result, state, loop, on_invalidate=None):
     return session
 
 
+GI_CLIENT_OPTIONS = ("--password", "--compression", "--tls-port", "--ca-file",
+                     "--cert-subject", "--verify", "--username",
+                     "--secure-channels")
+
+
 def gi_client_main(argv):
     """--gi-client HOST PORT OUT_PREFIX [--password P] [--compression NAME]
+                   [--tls-port N] [--ca-file F] [--cert-subject S]
+                   [--verify FLAGS] [--username U] [--secure-channels LIST]
+
+    PORT "-" means no plain port. --verify takes a comma list of
+    SpiceSessionVerify nicks (pubkey, hostname, subject) and replaces the
+    session's flags (setting cert-subject alone adds "subject" to the default
+    "hostname"; a wrong subject then fails even where the host name
+    matches). --secure-channels takes a comma list of channel names (or
+    "all").
 
     Writes OUT_PREFIX.json (what happened) and, if a primary surface was
     created and drawn, OUT_PREFIX.raw (stride*height bytes of the surface).
@@ -110,21 +135,21 @@ def gi_client_main(argv):
     import ctypes
     import gi
     gi.require_version("SpiceClientGLib", "2.0")
-    from gi.repository import GLib
+    from gi.repository import GLib, SpiceClientGLib
 
     host, port, prefix = argv[0], argv[1], argv[2]
+    if port == "-":
+        port = None
     rest = argv[3:]
-    password = None
-    compression = None
+    opts = {}
     while rest:
-        if rest[0] == "--password":
-            password = rest[1]
-            rest = rest[2:]
-        elif rest[0] == "--compression":
-            compression = rest[1]
+        if rest[0] in GI_CLIENT_OPTIONS and len(rest) >= 2:
+            opts[rest[0][2:]] = rest[1]
             rest = rest[2:]
         else:
             raise SystemExit("gi client: unknown argument %r" % rest[0])
+    password = opts.get("password")
+    compression = opts.get("compression")
 
     result = {
         "events": [],            # [channel type name, event nick]
@@ -141,6 +166,17 @@ def gi_client_main(argv):
     session = gi_session(host, port, result, state, loop)
     if password is not None:
         session.set_property("password", password)
+    for name in ("tls-port", "ca-file", "cert-subject", "username"):
+        if name in opts:
+            session.set_property(name, opts[name])
+    if "verify" in opts:
+        flags = 0
+        for nick in filter(None, opts["verify"].split(",")):
+            flags |= getattr(SpiceClientGLib.SessionVerify, nick.upper())
+        session.set_property("verify", SpiceClientGLib.SessionVerify(flags))
+    if "secure-channels" in opts:
+        session.set_property("secure-channels",
+                             opts["secure-channels"].split(","))
     if compression is not None:
         # SpiceImageCompress is not in the typelib: reach it through the
         # property's GParamSpec and pick the value by its nick.
@@ -459,15 +495,36 @@ def tail(text, n=15):
     return "\n".join("      | " + l for l in lines[-n:])
 
 
-def run_gi_client(workdir, name, port, password=None, compression=None):
+def run_gi_client(workdir, name, port, password=None, compression=None,
+                  host="127.0.0.1", env=None, **session):
+    """Runs the gi client (gi_client_main) in a subprocess.
+
+    port None: no plain port. `session` takes the other gi_client_main
+    options by keyword, "-" as "_" (tls_port, ca_file, cert_subject,
+    verify, username, secure_channels). `env` entries are added to (or, with
+    the value None, removed from) this process's environment for the client.
+    Returns (result dict or None, raw surface bytes or None, client output).
+    """
     prefix = os.path.join(workdir, name)
     cmd = [sys.executable, os.path.abspath(__file__), "--gi-client",
-           "127.0.0.1", str(port), prefix]
+           host, "-" if port is None else str(port), prefix]
     if password is not None:
         cmd += ["--password", password]
     if compression is not None:
         cmd += ["--compression", compression]
-    env = dict(os.environ)
+    for key, value in session.items():
+        opt = "--" + key.replace("_", "-")
+        if opt not in GI_CLIENT_OPTIONS:
+            raise TypeError("run_gi_client: unknown option %r" % key)
+        if value is not None:
+            cmd += [opt, str(value)]
+    child_env = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            child_env.pop(key, None)
+        else:
+            child_env[key] = value
+    env = child_env
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -68,6 +68,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void send(uint16_t type, std::span<const uint8_t> body);
   std::string tag() const;
   const LinkMessage& link() const { return link_; }
+  // The connection's TLS or SASL layer, if any (for logs).
+  SecureLayer* socket_layer() const { return socket_->layer(); }
 
   // Capabilities this server offers on a channel of the given type.
   static Caps server_channel_caps(uint8_t type);

@@ -1,6 +1,7 @@
 #include "transport/spice/socket.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,32 +12,53 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <tuple>
 
 #include "transport/spice/wire.h"
 
 namespace tessera::spice {
 
 namespace {
-std::string describe_peer(int fd) {
+
+// "host:port" ("[v6]:port") for logs, and the bare host for per-address limits.
+std::pair<std::string, std::string> describe_peer(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {"?", "?"};
   char host[NI_MAXHOST] = {}, serv[NI_MAXSERV] = {};
   if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
                   NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-    return "?";
-  return ss.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + serv : std::string(host) + ":" + serv;
+    return {"?", "?"};
+  std::string full = ss.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + serv : std::string(host) + ":" + serv;
+  return {full, host};
 }
+
+// poll() for one direction; false on timeout (timeout 0: wait as long as it takes).
+bool poll_fd(int fd, short events, std::chrono::milliseconds timeout) {
+  pollfd p{fd, events, 0};
+  int r;
+  do r = ::poll(&p, 1, timeout.count() > 0 ? int(timeout.count()) : -1);
+  while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
 }  // namespace
 
-Socket::Socket(int fd) : fd_(fd), peer_(describe_peer(fd)) {
+Socket::Socket(int fd) : fd_(fd) {
+  std::tie(peer_, peer_host_) = describe_peer(fd);
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int flags = fcntl(fd_, F_GETFL);
+  fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
 }
 
-Socket::~Socket() { ::close(fd_); }
+Socket::~Socket() {
+  layer_.reset();  // TLS may still send its close_notify
+  ::close(fd_);
+}
 
 bool Socket::wait_readable(std::chrono::milliseconds timeout) {
+  if (layer_ && layer_->pending()) return true;
   pollfd p{fd_, POLLIN, 0};
   int r;
   do r = ::poll(&p, 1, int(timeout.count()));
@@ -49,38 +71,50 @@ void Socket::read_exact(void* buf, size_t n, std::chrono::milliseconds timeout, 
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t got = 0;
   while (got < n) {
-    if (timeout.count() > 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !wait_readable(left))
-        throw ProtocolError(std::string("timed out waiting for ") + what + " (" + std::to_string(got) + " of " +
-                            std::to_string(n) + " bytes arrived)");
+    IoResult r;
+    try {
+      r = layer_ ? layer_->read(p + got, n - got) : io_result_from_errno(::recv(fd_, p + got, n - got, 0), true);
+    } catch (const SecureLayerError& e) {
+      throw ProtocolError(std::string(e.what()) + " (during " + what + ")");
     }
-    ssize_t r = ::recv(fd_, p + got, n - got, 0);
-    // A reset is how some clients hang up (spicy-screenshot does): the same as a close.
-    if (r < 0 && errno == ECONNRESET) r = 0;
-    if (r == 0)
+    if (r.bytes) {
+      got += r.bytes;
+      continue;
+    }
+    if (r.closed)
       throw ProtocolError(std::string("client closed the connection ") +
                           (got ? "in the middle of " : "while waiting for ") + what + " (" + std::to_string(got) +
                           " of " + std::to_string(n) + " bytes)");
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw ProtocolError(std::string("read error during ") + what + ": " + std::strerror(errno));
+    std::chrono::milliseconds left{0};
+    if (timeout.count() > 0) {
+      left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) left = std::chrono::milliseconds(-1);
     }
-    got += size_t(r);
+    if (left.count() < 0 || !poll_fd(fd_, r.wait == IoWait::Write ? POLLOUT : POLLIN, left))
+      throw ProtocolError(std::string("timed out waiting for ") + what + " (" + std::to_string(got) + " of " +
+                          std::to_string(n) + " bytes arrived)");
   }
+}
+
+void Socket::wait_writable(IoWait w) {
+  if (!poll_fd(fd_, w == IoWait::Read ? POLLIN : POLLOUT, send_timeout_))
+    throw ProtocolError("client stopped reading: send timed out");
 }
 
 void Socket::write_locked(std::span<const uint8_t> data) {
   size_t sent = 0;
-  while (sent < data.size()) {
-    ssize_t r = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        throw ProtocolError("client stopped reading: send timed out");
-      throw ProtocolError(std::string("write error: ") + std::strerror(errno));
+  try {
+    while (sent < data.size()) {
+      IoResult r = layer_ ? layer_->write(data.data() + sent, data.size() - sent)
+                          : io_result_from_errno(::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL),
+                                                 false);
+      sent += r.bytes;
+      if (r.wait != IoWait::None) wait_writable(r.wait);
     }
-    sent += size_t(r);
+    for (IoWait w = layer_ ? layer_->flush() : IoWait::None; w != IoWait::None; w = layer_->flush())
+      wait_writable(w);
+  } catch (const SecureLayerError& e) {
+    throw ProtocolError(e.what());
   }
 }
 
@@ -93,13 +127,6 @@ void Socket::write_all(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   std::lock_guard lock(write_mu_);
   write_locked(a);
   write_locked(b);
-}
-
-void Socket::set_send_timeout(std::chrono::milliseconds t) {
-  timeval tv{};
-  tv.tv_sec = t.count() / 1000;
-  tv.tv_usec = (t.count() % 1000) * 1000;
-  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 void Socket::shutdown() { ::shutdown(fd_, SHUT_RDWR); }

@@ -1,12 +1,17 @@
 #pragma once
 // A connected TCP socket with the two operations the protocol needs: read exactly n bytes
 // (with an optional deadline) and write everything (serialised between threads, bounded by a
-// send timeout so a client that stops reading cannot hold a sender forever).
+// send timeout so a client that stops reading cannot hold a sender forever). A security layer
+// (TLS, or a SASL layer) can be put under the protocol once it is negotiated; the descriptor is
+// non-blocking underneath so that one thread can read while another writes through it.
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <span>
 #include <string>
+
+#include "auth/secure_layer.h"
 
 namespace tessera::spice {
 
@@ -24,16 +29,25 @@ class Socket {
   bool wait_readable(std::chrono::milliseconds timeout);
   void write_all(std::span<const uint8_t> data);
   void write_all(std::span<const uint8_t> a, std::span<const uint8_t> b);
-  void set_send_timeout(std::chrono::milliseconds t);
+  void set_send_timeout(std::chrono::milliseconds t) { send_timeout_ = t; }
+  // From here on every byte goes through `layer`. Call only while no other thread uses the
+  // socket (during the link stage).
+  void set_layer(std::unique_ptr<SecureLayer> layer) { layer_ = std::move(layer); }
+  SecureLayer* layer() const { return layer_.get(); }
   // Wakes any thread blocked on this socket; later calls fail.
   void shutdown();
   const std::string& peer() const { return peer_; }
+  // The peer's address without the port: what per-address limits count.
+  const std::string& peer_host() const { return peer_host_; }
   int fd() const { return fd_; }
 
  private:
   void write_locked(std::span<const uint8_t> data);
+  void wait_writable(IoWait w);
   int fd_;
-  std::string peer_;
+  std::string peer_, peer_host_;
+  std::chrono::milliseconds send_timeout_{10000};
+  std::unique_ptr<SecureLayer> layer_;
   std::mutex write_mu_;
 };
 

@@ -14,15 +14,19 @@
 #include "transport/spice/display_channel.h"
 #include "transport/spice/inputs_channel.h"
 #include "transport/spice/main_channel.h"
+#include "transport/spice/sasl_link.h"
+#include "auth/sasl_auth.h"
+#include "auth/tls_layer.h"
 
 namespace tessera::spice {
 
 namespace {
 
-Caps server_common_caps() {
+Caps server_common_caps(bool sasl) {
   Caps c;
   set_cap(c, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
-  set_cap(c, SPICE_COMMON_CAP_AUTH_SPICE);
+  // Exactly one method: spice-gtk picks SASL whenever it is offered.
+  set_cap(c, sasl ? SPICE_COMMON_CAP_AUTH_SASL : SPICE_COMMON_CAP_AUTH_SPICE);
   set_cap(c, SPICE_COMMON_CAP_MINI_HEADER);
   return c;
 }
@@ -45,8 +49,19 @@ uint32_t new_session_id() {
 
 }  // namespace
 
+struct SpiceServer::Pending {
+  bool tls = false;
+  Deadline deadline;
+  std::string auth;  // for the log: how this connection authenticated
+};
+
 SpiceServer::SpiceServer(SpiceServerConfig config, FrameHub& hub, TicketPolicy policy, InputSink input)
-    : config_(std::move(config)), key_(TicketKey::generate()), policy_(std::move(policy)) {
+    : config_(std::move(config)), key_(TicketKey::generate()), policy_(std::move(policy)), guard_(config_.limits) {
+  if (config_.sasl && policy_.enabled())
+    throw std::invalid_argument("SPICE tickets and SASL cannot both be on: clients pick SASL whenever it is offered");
+  if (config_.tls_port && !config_.tls) throw std::invalid_argument("a TLS port needs certificates (--x509-dir)");
+  if (!config_.port && !config_.tls_port) throw std::invalid_argument("neither a plain nor a TLS port is enabled");
+  if (config_.sasl && !SaslAuth::initialised()) throw std::invalid_argument("SASL is not set up");
   ctx_.settings = config_.channel;
   ctx_.hub = &hub;
   ctx_.input = std::move(input);
@@ -55,12 +70,32 @@ SpiceServer::SpiceServer(SpiceServerConfig config, FrameHub& hub, TicketPolicy p
 SpiceServer::~SpiceServer() { stop(); }
 
 void SpiceServer::start() {
-  listen_fd_ = listen_tcp(config_.listen_address, config_.port);
-  port_ = local_port(listen_fd_);
+  std::string auth = config_.sasl ? "SASL" : policy_.enabled() ? "ticket authentication" : "no authentication";
+  if (config_.port) {
+    listen_fd_ = listen_tcp(config_.listen_address, *config_.port);
+    port_ = local_port(listen_fd_);
+  }
+  if (config_.tls_port) {
+    tls_listen_fd_ = listen_tcp(config_.listen_address, *config_.tls_port);
+    tls_port_ = local_port(tls_listen_fd_);
+  }
   if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   acceptor_ = std::thread([this] { accept_loop(); });
-  spdlog::info("spice: listening on {}:{} ({})", config_.listen_address, port_,
-               policy_.enabled() ? "ticket authentication" : "no authentication");
+  auto mechs = [](bool tls) {
+    std::string out;
+    for (const auto& m : SaslAuth::mechanisms_for(tls)) out += (out.empty() ? "" : ",") + m;
+    return out.empty() ? std::string("none") : out;
+  };
+  if (port_) {
+    std::string secure;
+    for (uint8_t t : config_.secure_channels) secure += std::string(secure.empty() ? "" : ",") + channel_name(t);
+    spdlog::info("spice: listening on {}:{} (plain TCP; {}{}{})", config_.listen_address, port_, auth,
+                 config_.sasl ? " with mechanisms " + mechs(false) : "",
+                 secure.empty() ? "" : "; TLS required for " + secure);
+  }
+  if (tls_port_)
+    spdlog::info("spice: listening on {}:{} (TLS: {}; {}{})", config_.listen_address, tls_port_,
+                 config_.tls->summary(), auth, config_.sasl ? " with mechanisms " + mechs(true) : "");
 }
 
 void SpiceServer::stop() {
@@ -72,10 +107,9 @@ void SpiceServer::stop() {
   idle_cv_.wait(lock, [&] { return threads_ == 0; });
   sessions_.clear();
   lock.unlock();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  for (int fd : wake_pipe_)
+  for (int fd : {listen_fd_, tls_listen_fd_, wake_pipe_[0], wake_pipe_[1]})
     if (fd >= 0) ::close(fd);
-  listen_fd_ = wake_pipe_[0] = wake_pipe_[1] = -1;
+  listen_fd_ = tls_listen_fd_ = wake_pipe_[0] = wake_pipe_[1] = -1;
 }
 
 size_t SpiceServer::connection_count() const {
@@ -88,49 +122,86 @@ size_t SpiceServer::session_count() const {
   return sessions_.size();
 }
 
+void SpiceServer::note_refusal(const std::string& why) {
+  // Under a flood, one line a second says enough.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ < std::chrono::seconds(1)) {
+    ++refusals_unlogged_;
+    return;
+  }
+  if (refusals_unlogged_)
+    spdlog::warn("spice: {} (and {} more refusals in the last second)", why, refusals_unlogged_);
+  else
+    spdlog::warn("spice: {}", why);
+  last_refusal_log_ = now;
+  refusals_unlogged_ = 0;
+}
+
 void SpiceServer::accept_loop() {
   while (!stopping_) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) continue;
-    if (p[1].revents) break;
-    if (!(p[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      // Out of descriptors or memory: the listening socket stays readable, so pause, not spin.
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        spdlog::warn("spice: cannot accept a connection: {}; retrying in 100 ms", std::strerror(errno));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pollfd p[3] = {{wake_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}, {tls_listen_fd_, POLLIN, 0}};
+    if (::poll(p, 3, -1) < 0) continue;
+    if (p[0].revents) break;
+    for (int i = 1; i <= 2; ++i) {
+      if (!(p[i].revents & POLLIN)) continue;
+      bool tls = i == 2;
+      int fd = ::accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        // Out of descriptors or memory: the listening socket stays readable, so pause, not spin.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          spdlog::warn("spice: cannot accept a connection: {}; retrying in 100 ms", std::strerror(errno));
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
       }
-      continue;
+      auto sock = std::make_unique<Socket>(fd);
+      std::string why;
+      auto slot = guard_.admit(sock->peer_host(), std::chrono::steady_clock::now(), &why);
+      if (!slot) {
+        note_refusal(fmt::format("refusing {}: {}", sock->peer(), why));
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      if (sockets_.size() >= config_.max_connections) {
+        note_refusal(fmt::format("refusing {}: {} connections open (limit)", sock->peer(), sockets_.size()));
+        continue;
+      }
+      sockets_.insert(sock.get());
+      ++threads_;
+      std::thread([this, s = std::move(sock), tls, sl = std::move(slot)]() mutable {
+        serve(std::move(s), tls, std::move(sl));
+      }).detach();
     }
-    auto sock = std::make_unique<Socket>(fd);
-    std::lock_guard lock(mu_);
-    if (sockets_.size() >= config_.max_connections) {
-      spdlog::warn("spice: refusing {}: {} connections open (limit)", sock->peer(), sockets_.size());
-      continue;
-    }
-    sockets_.insert(sock.get());
-    ++threads_;
-    std::thread([this, s = std::move(sock)]() mutable { serve(std::move(s)); }).detach();
   }
 }
 
-void SpiceServer::serve(std::unique_ptr<Socket> socket) {
+void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot) {
   Socket* raw = socket.get();
   std::shared_ptr<Channel> channel;
+  Pending p;
+  p.tls = tls;
+  p.deadline = std::chrono::steady_clock::now() + config_.link_timeout;
   try {
-    channel = link(socket);
+    if (tls) socket->set_layer(TlsLayer::accept(config_.tls, socket->fd(), p.deadline));
+    channel = link(socket, p);
   } catch (const LinkError& e) {
     spdlog::warn("spice {}: link refused ({}): {}", raw->peer(), link_error_name(e.code), e.what());
     try {
       raw->write_all(build_link_reply(e.code, {}, {}, {}));
     } catch (const ProtocolError&) {
     }
+  } catch (const AuthFailure& e) {
+    guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    spdlog::warn("spice {}: authentication failed: {}; closing the connection", raw->peer(), e.what());
+  } catch (const SecureLayerError& e) {
+    guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    spdlog::warn("spice {}: {}; closing the connection", raw->peer(), e.what());
   } catch (const ProtocolError& e) {
     spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const std::exception& e) {
     spdlog::error("spice {}: internal error during link: {}", raw->peer(), e.what());
   }
+  slot.reset();  // authenticated or gone: no longer counts against the link-stage limits
   if (channel) channel->run();
   {
     std::lock_guard lock(mu_);
@@ -145,51 +216,77 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket) {
   idle_cv_.notify_all();
 }
 
-std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned) {
+void SpiceServer::authenticate(Socket& socket, Pending& p, const LinkMessage& m) {
+  const char* name = channel_name(m.channel_type);
+  bool selection = has_cap(m.common_caps, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+  uint32_t mech = SPICE_COMMON_CAP_AUTH_SPICE;  // what a client without selection sends
+  if (selection) {
+    uint8_t mech_bytes[4];
+    socket.read_exact(mech_bytes, 4, time_left(p.deadline), "auth mechanism");
+    mech = WireReader(mech_bytes, "auth mechanism").u32();
+  }
+  uint32_t wanted = config_.sasl ? SPICE_COMMON_CAP_AUTH_SASL : SPICE_COMMON_CAP_AUTH_SPICE;
+  if (mech != wanted) {
+    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_INVALID_DATA).take());
+    throw ProtocolError(fmt::format("{} channel asked for auth mechanism {}{}, only {} is offered", name, mech,
+                                    selection ? "" : " (it cannot choose)",
+                                    config_.sasl ? "SASL (2)" : "SPICE tickets (1)"));
+  }
+  if (config_.sasl) {
+    unsigned tls_bits = 0;
+    if (auto* t = dynamic_cast<TlsLayer*>(socket.layer())) tls_bits = std::max(1u, t->cipher_bits());
+    SaslAuth sasl("spice", sasl_address(socket.fd(), true), sasl_address(socket.fd(), false), tls_bits);
+    SaslOutcome o = run_sasl_exchange(socket, sasl, p.deadline);
+    p.auth = fmt::format("SASL {} as {}, {}", o.mechanism, o.username,
+                         p.tls ? std::string("no security layer (TLS)") : fmt::format("security layer SSF {}", o.ssf));
+    return;
+  }
+  uint8_t ticket[TicketKey::kModulusBytes];
+  socket.read_exact(ticket, sizeof ticket, time_left(p.deadline), "ticket");
+  auto verdict = policy_.check(key_, ticket);
+  if (verdict != TicketPolicy::Verdict::Accepted) {
+    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_PERMISSION_DENIED).take());
+    throw AuthFailure(fmt::format("{} ({} channel)", TicketPolicy::describe(verdict), name));
+  }
+  p.auth = policy_.enabled() ? "ticket" : "no authentication";
+}
+
+std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned, Pending& p) {
   Socket& socket = *owned;
   uint8_t header[kLinkHeaderBytes];
-  socket.read_exact(header, sizeof header, config_.link_timeout, "link header");
+  socket.read_exact(header, sizeof header, time_left(p.deadline), "link header");
   LinkHeader h = parse_link_header(header);
   std::vector<uint8_t> body(h.size);
-  socket.read_exact(body.data(), body.size(), config_.link_timeout, "link message");
+  socket.read_exact(body.data(), body.size(), time_left(p.deadline), "link message");
   LinkMessage m = parse_link_message(body);
 
   const char* name = channel_name(m.channel_type);
   if (!channel_offered(m.channel_type, m.channel_id))
     throw LinkError(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
                     fmt::format("channel {} ({}) id {} is not offered", m.channel_type, name, m.channel_id));
+  if (!p.tls && config_.secure_channels.count(m.channel_type))
+    throw LinkError(SPICE_LINK_ERR_NEED_SECURED,
+                    fmt::format("the {} channel must use TLS (--secure-channels); the client should reconnect it "
+                                "to the TLS port",
+                                name));
 
+  std::vector<uint8_t> no_key;
+  socket.write_all(build_link_reply(SPICE_LINK_ERR_OK, config_.sasl ? std::span<const uint8_t>(no_key) : key_.public_der(),
+                                    server_common_caps(config_.sasl), Channel::server_channel_caps(m.channel_type)));
+  authenticate(socket, p, m);
+  guard_.succeeded(socket.peer_host());
+
+  // Only an authenticated client learns whether a session id is live.
   std::shared_ptr<Session> session;
   if (m.channel_type != SPICE_CHANNEL_MAIN) {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(m.connection_id);
-    if (it == sessions_.end())
-      throw LinkError(SPICE_LINK_ERR_BAD_CONNECTION_ID,
-                      fmt::format("{} channel names session {:08x}, which does not exist", name, m.connection_id));
-    session = it->second;
+    if (it != sessions_.end()) session = it->second;
   }
-
-  socket.write_all(build_link_reply(SPICE_LINK_ERR_OK, key_.public_der(), server_common_caps(),
-                                    Channel::server_channel_caps(m.channel_type)));
-
-  if (has_cap(m.common_caps, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION)) {
-    uint8_t mech_bytes[4];
-    socket.read_exact(mech_bytes, 4, config_.link_timeout, "auth mechanism");
-    uint32_t mech = WireReader(mech_bytes, "auth mechanism").u32();
-    if (mech != SPICE_COMMON_CAP_AUTH_SPICE) {
-      socket.write_all(WireWriter().u32(SPICE_LINK_ERR_INVALID_DATA).take());
-      throw ProtocolError(fmt::format("{} channel asked for auth mechanism {}, only SPICE tickets (1) are offered",
-                                      name, mech));
-    }
+  if (m.channel_type != SPICE_CHANNEL_MAIN && !session) {
+    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_BAD_CONNECTION_ID).take());
+    throw ProtocolError(fmt::format("{} channel names session {:08x}, which does not exist", name, m.connection_id));
   }
-  uint8_t ticket[TicketKey::kModulusBytes];
-  socket.read_exact(ticket, sizeof ticket, config_.link_timeout, "ticket");
-  auto verdict = policy_.check(key_, ticket);
-  if (verdict != TicketPolicy::Verdict::Accepted) {
-    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_PERMISSION_DENIED).take());
-    throw ProtocolError(fmt::format("{} channel: authentication failed: {}", name, TicketPolicy::describe(verdict)));
-  }
-
   if (!session) {
     std::lock_guard lock(mu_);
     uint32_t id;
@@ -219,7 +316,13 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned) {
     default: ch = std::make_shared<CursorChannel>(ctx_, session, std::move(owned), m); break;
   }
   if (!session->attach(ch)) ch->close();  // the session ended meanwhile: run() returns at once
-  spdlog::debug("{}: linked", ch->tag());
+  std::string transport = "plain TCP";
+  if (auto* t = dynamic_cast<TlsLayer*>(ch->socket_layer())) {
+    transport = "TLS (" + t->describe() + ")";
+    if (std::string subject = t->peer_subject(); !subject.empty()) transport += ", client certificate " + subject;
+  }
+  auto level = m.channel_type == SPICE_CHANNEL_MAIN ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(level, "{}: linked over {}; {}", ch->tag(), transport, p.auth);
   return ch;
 }
 

@@ -1,26 +1,36 @@
 #pragma once
-// The SPICE server: listens, runs the link stage and ticket authentication for every
-// connection, and hands linked connections to their channel. Each connection has its own
-// thread, so a slow, stuck or hostile client only ever holds up itself.
+// The SPICE server: listens on a plain port, a TLS port or both, runs the link stage and
+// authentication (ticket or SASL) for every connection, and hands linked connections to their
+// channel. Each connection has its own thread, so a slow, stuck or hostile client only ever
+// holds up itself; connections that have not authenticated yet are capped and bounded in time,
+// and an address that keeps failing to authenticate is made to wait.
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "auth/auth_guard.h"
 #include "auth/ticket_key.h"
 #include "auth/ticket_policy.h"
+#include "auth/tls_context.h"
 #include "transport/spice/channel.h"
 
 namespace tessera::spice {
 
 struct SpiceServerConfig {
   std::string listen_address = "127.0.0.1";
-  uint16_t port = 5930;  // 0 picks a free port (tests)
-  std::chrono::milliseconds link_timeout{10000};
+  std::optional<uint16_t> port = 5930;  // plain TCP; 0 picks a free port (tests); nullopt: none
+  std::optional<uint16_t> tls_port;     // needs `tls`
+  std::shared_ptr<const TlsContext> tls;
+  std::set<uint8_t> secure_channels;    // channel types refused (NEED_SECURED) on the plain port
+  bool sasl = false;                    // SASL instead of tickets (SaslAuth::init first)
+  AuthLimits limits;
+  std::chrono::milliseconds link_timeout{10000};  // the whole link stage, TLS and SASL included
   std::chrono::milliseconds send_timeout{30000};
   size_t max_connections = 256;
   ChannelSettings channel;
@@ -35,22 +45,29 @@ class SpiceServer {
   void start();
   // Closes every connection and waits for their threads.
   void stop();
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return port_; }          // 0 when there is no plain port
+  uint16_t tls_port() const { return tls_port_; }  // 0 when there is no TLS port
   size_t connection_count() const;
   size_t session_count() const;
 
  private:
   void accept_loop();
-  void serve(std::unique_ptr<Socket> socket);
-  std::shared_ptr<Channel> link(std::unique_ptr<Socket>& socket);
+  struct Pending;  // one connection in the link stage
+  void serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot);
+  std::shared_ptr<Channel> link(std::unique_ptr<Socket>& socket, Pending& p);
+  void authenticate(Socket& socket, Pending& p, const LinkMessage& m);
+  void note_refusal(const std::string& why);
 
   SpiceServerConfig config_;
   ChannelContext ctx_;
   TicketKey key_;
   TicketPolicy policy_;
-  int listen_fd_ = -1;
+  AuthGuard guard_;
+  int listen_fd_ = -1, tls_listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
-  uint16_t port_ = 0;
+  uint16_t port_ = 0, tls_port_ = 0;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  size_t refusals_unlogged_ = 0;
   std::thread acceptor_;
   std::atomic<bool> stopping_{false};
 

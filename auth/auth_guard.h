@@ -1,0 +1,68 @@
+#pragma once
+// Limits on connections that have not authenticated yet: how many may be in the link stage at
+// once (in all, and from one address), and a growing wait imposed on an address after repeated
+// failed authentications. Thread-safe; time is passed in so tests need not sleep.
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace tessera {
+
+struct AuthLimits {
+  size_t max_unauthenticated = 32;            // connections in the link stage, all addresses
+  size_t max_unauthenticated_per_address = 8;  // a session opens a few channels at once
+  unsigned free_failures = 3;                  // failures before an address must wait
+  std::chrono::seconds max_backoff{60};        // 1 s after the first counted failure, doubling
+  std::chrono::seconds forget_after{600};      // an address quiet this long starts afresh
+};
+
+class AuthGuard {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Held while one connection is in the link stage; releasing it frees the slot.
+  class Slot {
+   public:
+    ~Slot();
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    const std::string& address() const { return address_; }
+
+   private:
+    friend class AuthGuard;
+    Slot(AuthGuard* g, std::string a) : guard_(g), address_(std::move(a)) {}
+    AuthGuard* guard_;
+    std::string address_;
+  };
+
+  explicit AuthGuard(AuthLimits limits = {}) : limits_(limits) {}
+
+  // A slot for a new connection from `address`, or null with the reason in `why`.
+  std::unique_ptr<Slot> admit(const std::string& address, Clock::time_point now, std::string* why);
+  void failed(const std::string& address, Clock::time_point now);
+  void succeeded(const std::string& address);
+  // How long `address` must still wait (zero when it may connect).
+  Clock::duration backoff_left(const std::string& address, Clock::time_point now) const;
+  size_t unauthenticated() const;
+  const AuthLimits& limits() const { return limits_; }
+
+ private:
+  struct Record {
+    unsigned failures = 0;
+    Clock::time_point last_failure{};
+    Clock::time_point blocked_until{};
+    size_t pending = 0;
+  };
+  void release(const std::string& address);
+  void prune(Clock::time_point now);
+
+  AuthLimits limits_;
+  mutable std::mutex mu_;
+  std::map<std::string, Record> records_;
+  size_t pending_ = 0;
+};
+
+}  // namespace tessera

@@ -1,0 +1,367 @@
+// TLS, SASL and the link-stage limits of the SPICE server, against the test client: pictures
+// stay exact through TLS and SASL; a missing, revoked or foreign client certificate, a plain
+// client on the TLS port, a stalled handshake, hostile SASL framing, a crowd of unauthenticated
+// connections and repeated wrong passwords are each refused with a logged reason.
+#include <gtest/gtest.h>
+#include <sasl/sasl.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "auth/auth_guard.h"
+#include "auth/sasl_auth.h"
+#include "capture/demo_source.h"
+#include "tests/log_capture.h"
+#include "tests/spice_test_client.h"
+#include "tests/test_pki.h"
+#include "transport/spice/sasl_link.h"
+#include "transport/spice/spice_server.h"
+
+using namespace tessera;
+using namespace tessera::spice;
+using namespace tessera::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kUser = "alice";
+constexpr const char* kPassword = "correct-horse-42";
+
+std::string g_root;
+
+DisplayClient::Options opts(TlsClientOptions tls, std::string user = "", std::string password = "") {
+  DisplayClient::Options o;
+  o.tls = std::move(tls);
+  o.sasl_user = std::move(user);
+  o.password = std::move(password);
+  return o;
+}
+
+class SpiceSecurityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_root = (fs::temp_directory_path() / ("tessera-security-test-" + std::to_string(::getpid()))).string();
+    fs::remove_all(g_root);
+    write_test_pki(g_root + "/pki");
+    fs::create_directories(g_root + "/crl");
+    for (const char* f : {"ca-cert.pem", "server-cert.pem", "server-key.pem"})
+      fs::copy_file(g_root + "/pki/" + f, g_root + "/crl/" + f);
+    write_test_crl(g_root + "/pki", g_root + "/crl/ca-crl.pem");
+
+    // Cyrus with a private password database holding one user.
+    fs::create_directories(g_root + "/sasl");
+    std::ofstream(g_root + "/sasl/tessera.conf")
+        << "mech_list: PLAIN DIGEST-MD5\nsasldb_path: " << g_root << "/sasl/sasldb2\n";
+    SaslAuth::init(SaslConfig{"tessera", g_root + "/sasl"});
+    sasl_conn_t* conn = nullptr;
+    ASSERT_EQ(sasl_server_new("spice", nullptr, nullptr, nullptr, nullptr, nullptr, 0, &conn), SASL_OK);
+    ASSERT_EQ(sasl_setpass(conn, kUser, kPassword, unsigned(std::strlen(kPassword)), nullptr, 0, SASL_SET_CREATE),
+              SASL_OK)
+        << sasl_errdetail(conn);
+    sasl_dispose(&conn);
+  }
+  static void TearDownTestSuite() { fs::remove_all(g_root); }
+
+  void TearDown() override {
+    if (server) server->stop();
+    hub.close();
+  }
+
+  // A server showing one still frame; plain port unless cfg says otherwise.
+  void start(SpiceServerConfig cfg, TicketPolicy policy = TicketPolicy::disabled()) {
+    DemoSource d({200, 120}, 30);
+    frame = std::make_shared<Frame>(d.render(3));
+    hub.publish(frame, Region(frame->bounds()));
+    server = std::make_unique<SpiceServer>(cfg, hub, std::move(policy), [](const InputEvent&) {});
+    server->start();
+  }
+
+  static SpiceServerConfig tls_only(const std::string& dir = g_root + "/pki", bool verify_client = false) {
+    SpiceServerConfig cfg;
+    cfg.port = std::nullopt;
+    cfg.tls_port = 0;
+    cfg.tls = TlsContext::load({dir, verify_client});
+    return cfg;
+  }
+
+  static TlsClientOptions client_tls(const std::string& cert = "") {
+    TlsClientOptions o;
+    o.ca_file = g_root + "/pki/ca-cert.pem";
+    if (!cert.empty()) {
+      o.cert_file = g_root + "/pki/" + cert + "-cert.pem";
+      o.key_file = g_root + "/pki/" + cert + "-key.pem";
+    }
+    return o;
+  }
+
+  // Connects a display client and waits for the exact picture.
+  ::testing::AssertionResult shows_frame(uint16_t port, DisplayClient::Options opts) {
+    DisplayClient c(port, std::move(opts));
+    if (!c.ok()) return ::testing::AssertionFailure() << "link failed: " << c.error;
+    c.start();
+    bool exact = c.wait_until([&](const DisplayClient& x) {
+      return x.surface.size() == frame->size() && x.surface.same_pixels(*frame, frame->bounds());
+    });
+    c.stop();
+    if (!exact) return ::testing::AssertionFailure() << "picture not exact: " << c.error;
+    return ::testing::AssertionSuccess();
+  }
+
+  LogCapture logs;
+  FrameHub hub;
+  std::shared_ptr<Frame> frame;
+  std::unique_ptr<SpiceServer> server;
+};
+
+// ---- TLS ---------------------------------------------------------------------------------
+
+TEST_F(SpiceSecurityTest, PicturesAreExactOverTls) {
+  start(tls_only());
+  EXPECT_EQ(server->port(), 0);
+  ASSERT_NE(server->tls_port(), 0);
+  EXPECT_TRUE(shows_frame(server->tls_port(), opts(client_tls())));
+  EXPECT_TRUE(logs.wait_for("linked over TLS (TLSv1.3"));
+}
+
+TEST_F(SpiceSecurityTest, ClientCertificateRequired) {
+  start(tls_only(g_root + "/crl", true));
+  EXPECT_TRUE(shows_frame(server->tls_port(), opts(client_tls("client"))));
+  EXPECT_TRUE(logs.wait_for("client certificate CN=tessera-test-client"));
+
+  EXPECT_FALSE(shows_frame(server->tls_port(), opts(client_tls())));
+  EXPECT_TRUE(logs.wait_for("the client sent no certificate"));
+  EXPECT_FALSE(shows_frame(server->tls_port(), opts(client_tls("revoked-client"))));
+  EXPECT_TRUE(logs.wait_for("client certificate refused: certificate revoked"));
+  EXPECT_FALSE(shows_frame(server->tls_port(), opts(client_tls("other-client"))));
+  EXPECT_TRUE(logs.wait_for("client certificate refused: unable to get local issuer certificate"));
+}
+
+TEST_F(SpiceSecurityTest, PlainPortRedirectsSecureChannels) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.port = 0;
+  cfg.secure_channels = {SPICE_CHANNEL_DISPLAY};
+  start(cfg);
+  auto tls = client_tls();
+  Caps main_caps;
+  auto main = ChannelClient::open(server->port(), 0, SPICE_CHANNEL_MAIN, "", main_caps);
+  ASSERT_TRUE(main);
+  uint32_t session = 0;
+  while (auto m = main->read())
+    if (m->type == SPICE_MSG_MAIN_INIT) {
+      session = WireReader(m->body, "init").u32();
+      break;
+    }
+  ASSERT_NE(session, 0u);
+  LinkOutcome plain;
+  EXPECT_FALSE(ChannelClient::open(server->port(), session, SPICE_CHANNEL_DISPLAY, "", {}, &plain));
+  EXPECT_EQ(plain.reply_error, uint32_t(SPICE_LINK_ERR_NEED_SECURED));
+  EXPECT_TRUE(logs.wait_for("link refused (NEED_SECURED): the display channel must use TLS"));
+  LinkOutcome secure;
+  EXPECT_TRUE(ChannelClient::open(server->tls_port(), session, SPICE_CHANNEL_DISPLAY, "", {}, &secure, &tls));
+  EXPECT_EQ(secure.auth_result, uint32_t(SPICE_LINK_ERR_OK));
+}
+
+TEST_F(SpiceSecurityTest, PlainClientOnTheTlsPortAndStalledHandshakes) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.link_timeout = 400ms;
+  start(cfg);
+  {
+    RawConn c(server->tls_port());
+    c.send(build_link_request(0, SPICE_CHANNEL_MAIN, 0, {}, {}));
+    EXPECT_TRUE(c.wait_closed());
+    EXPECT_TRUE(logs.wait_for("not speaking TLS"));
+  }
+  {
+    RawConn c(server->tls_port());  // says nothing at all
+    EXPECT_TRUE(c.wait_closed(3000));
+    EXPECT_TRUE(logs.wait_for("TLS handshake timed out"));
+  }
+  EXPECT_TRUE(shows_frame(server->tls_port(), opts(client_tls())));
+}
+
+// ---- SASL --------------------------------------------------------------------------------
+
+TEST_F(SpiceSecurityTest, SaslPlainOverTlsAndNeverInClear) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.port = 0;
+  cfg.sasl = true;
+  start(cfg);
+  spdlog::set_level(spdlog::level::trace);
+  EXPECT_TRUE(shows_frame(server->tls_port(), opts(client_tls(), kUser, kPassword)));
+  EXPECT_TRUE(logs.wait_for("SASL PLAIN as alice, no security layer (TLS)"));
+  EXPECT_TRUE(logs.contains("SASL mechanisms offered: PLAIN") || logs.contains("SASL mechanisms offered: DIGEST-MD5,PLAIN"))
+      << logs.all();
+
+  // On the plain port PLAIN is not offered: only a mechanism with a security layer is.
+  LinkOutcome out;
+  EXPECT_FALSE(ChannelClient::open(server->port(), 0, SPICE_CHANNEL_MAIN, kPassword, {}, &out, nullptr, kUser));
+  EXPECT_EQ(out.sasl_mechanisms, ",DIGEST-MD5,");
+  spdlog::set_level(spdlog::level::info);
+  EXPECT_EQ(logs.all().find(kPassword), std::string::npos) << "the password reached the log";
+}
+
+TEST_F(SpiceSecurityTest, WrongSaslPasswordsAreRefusedThenTheAddressWaits) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.sasl = true;
+  cfg.limits.free_failures = 2;
+  start(cfg);
+  auto tls = client_tls();
+  for (int i = 0; i < 3; ++i) {
+    LinkOutcome out;
+    EXPECT_FALSE(ChannelClient::open(server->tls_port(), 0, SPICE_CHANNEL_MAIN, "wrong", {}, &out, &tls, kUser));
+  }
+  EXPECT_TRUE(logs.wait_for("authentication failed: SASL PLAIN start failed"));
+  // The third failure starts a 1 s wait: even the right password is turned away meanwhile.
+  LinkOutcome out;
+  EXPECT_FALSE(ChannelClient::open(server->tls_port(), 0, SPICE_CHANNEL_MAIN, kPassword, {}, &out, &tls, kUser));
+  EXPECT_TRUE(logs.wait_for("3 failed authentications from 127.0.0.1: refused for another"));
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_TRUE(shows_frame(server->tls_port(), opts(client_tls(), kUser, kPassword)));
+}
+
+TEST_F(SpiceSecurityTest, TicketsAndSaslAreExclusive) {
+  SpiceServerConfig cfg;
+  cfg.sasl = true;
+  EXPECT_THROW(SpiceServer(cfg, hub, TicketPolicy::with_password("pw", std::nullopt), [](const InputEvent&) {}),
+               std::invalid_argument);
+}
+
+// ---- link-stage limits -------------------------------------------------------------------
+
+TEST_F(SpiceSecurityTest, UnauthenticatedConnectionsAreCapped) {
+  SpiceServerConfig cfg;
+  cfg.port = 0;
+  cfg.limits.max_unauthenticated = 2;
+  start(cfg);
+  auto a = std::make_unique<RawConn>(server->port());
+  auto b = std::make_unique<RawConn>(server->port());
+  std::this_thread::sleep_for(100ms);  // both accepted and waiting in the link stage
+  RawConn c(server->port());
+  EXPECT_TRUE(c.wait_closed(2000));
+  EXPECT_TRUE(logs.wait_for("2 connections are already authenticating (limit)"));
+  a.reset();
+  b.reset();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(shows_frame(server->port(), DisplayClient::Options{}));
+}
+
+// ---- SASL framing with hostile lengths ---------------------------------------------------
+
+class SaslFraming : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    server = std::make_unique<Socket>(fds[0]);
+    client = fds[1];
+  }
+  void TearDown() override { ::close(client); }
+  void send(const std::vector<uint8_t>& b) { ASSERT_EQ(::write(client, b.data(), b.size()), ssize_t(b.size())); }
+  Deadline soon() const { return std::chrono::steady_clock::now() + 500ms; }
+  template <class F>
+  void expect_error(F f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error";
+    } catch (const ProtocolError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+  std::unique_ptr<Socket> server;
+  int client = -1;
+};
+
+TEST_F(SaslFraming, MechanismNames) {
+  send(WireWriter().u32(0).take());
+  expect_error([&] { read_sasl_mechname(*server, soon()); }, "SASL mechanism name of 0 bytes");
+  send(WireWriter().u32(101).take());
+  expect_error([&] { read_sasl_mechname(*server, soon()); }, "of 101 bytes (must be 1..100)");
+  send(WireWriter().u32(0xFFFFFFFF).take());
+  expect_error([&] { read_sasl_mechname(*server, soon()); }, "of 4294967295 bytes");
+  send(WireWriter().u32(5).bytes(std::span(reinterpret_cast<const uint8_t*>("plain"), 5)).take());
+  expect_error([&] { read_sasl_mechname(*server, soon()); }, "character outside");
+  send(WireWriter().u32(10).bytes(std::span(reinterpret_cast<const uint8_t*>("GSS"), 3)).take());
+  expect_error([&] { read_sasl_mechname(*server, soon()); }, "timed out waiting for SASL mechanism name");
+}
+
+TEST_F(SaslFraming, DataLengths) {
+  send(WireWriter().u32(0).take());
+  EXPECT_FALSE(read_sasl_data(*server, soon(), "SASL step data").has_value());  // "no data", not ""
+  send(WireWriter().u32(1).u8(0).take());
+  EXPECT_EQ(read_sasl_data(*server, soon(), "SASL step data"), std::optional<std::string>(""));
+  send(WireWriter().u32(0x7FFFFFFF).take());
+  expect_error([&] { read_sasl_data(*server, soon(), "SASL step data"); }, "of 2147483647 bytes (limit 65536)");
+  send(WireWriter().u32(3).u8('a').u8('b').u8('c').take());  // binary token: the last byte is not a NUL
+  EXPECT_EQ(read_sasl_data(*server, soon(), "SASL step data"), std::optional<std::string>("ab"));
+  send(WireWriter().u32(100).u8('a').take());
+  ::shutdown(client, SHUT_WR);
+  expect_error([&] { read_sasl_data(*server, soon(), "SASL step data"); }, "in the middle of SASL step data");
+}
+
+TEST(SaslDataEncoding, CountsTheNul) {
+  EXPECT_EQ(encode_sasl_data(std::nullopt), (std::vector<uint8_t>{0, 0, 0, 0}));
+  EXPECT_EQ(encode_sasl_data(std::string("ab")), (std::vector<uint8_t>{3, 0, 0, 0, 'a', 'b', 0}));
+}
+
+// ---- the guard's arithmetic --------------------------------------------------------------
+
+TEST(AuthGuardTest, FreeFailuresThenDoublingWaitsUpToTheCap) {
+  AuthLimits l;
+  l.free_failures = 3;
+  l.max_backoff = std::chrono::seconds(8);
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  for (int i = 0; i < 3; ++i) g.failed("10.0.0.1", t);
+  EXPECT_EQ(g.backoff_left("10.0.0.1", t), AuthGuard::Clock::duration::zero());
+  g.failed("10.0.0.1", t);
+  EXPECT_EQ(g.backoff_left("10.0.0.1", t), std::chrono::seconds(1));
+  std::string why;
+  EXPECT_FALSE(g.admit("10.0.0.1", t, &why));
+  EXPECT_NE(why.find("4 failed authentications from 10.0.0.1"), std::string::npos) << why;
+  EXPECT_TRUE(g.admit("10.0.0.2", t, &why));  // other addresses are not affected
+  g.failed("10.0.0.1", t);
+  EXPECT_EQ(g.backoff_left("10.0.0.1", t), std::chrono::seconds(2));
+  for (int i = 0; i < 10; ++i) g.failed("10.0.0.1", t);
+  EXPECT_EQ(g.backoff_left("10.0.0.1", t), std::chrono::seconds(8));
+  EXPECT_TRUE(g.admit("10.0.0.1", t + std::chrono::seconds(9), &why));
+  g.succeeded("10.0.0.1");
+  g.failed("10.0.0.1", t);
+  EXPECT_EQ(g.backoff_left("10.0.0.1", t), AuthGuard::Clock::duration::zero());
+}
+
+TEST(AuthGuardTest, OldFailuresAreForgotten) {
+  AuthLimits l;
+  l.free_failures = 1;
+  l.forget_after = std::chrono::seconds(60);
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  g.failed("h", t);
+  g.failed("h", t + std::chrono::seconds(120));  // a fresh first failure, not the second
+  EXPECT_EQ(g.backoff_left("h", t + std::chrono::seconds(120)), AuthGuard::Clock::duration::zero());
+}
+
+TEST(AuthGuardTest, SlotsCountInAllAndPerAddress) {
+  AuthLimits l;
+  l.max_unauthenticated = 3;
+  l.max_unauthenticated_per_address = 2;
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  std::string why;
+  auto a1 = g.admit("a", t, &why), a2 = g.admit("a", t, &why);
+  ASSERT_TRUE(a1 && a2);
+  EXPECT_FALSE(g.admit("a", t, &why));
+  EXPECT_NE(why.find("limit per address"), std::string::npos);
+  auto b1 = g.admit("b", t, &why);
+  ASSERT_TRUE(b1);
+  EXPECT_FALSE(g.admit("c", t, &why));
+  EXPECT_NE(why.find("3 connections are already authenticating"), std::string::npos);
+  a1.reset();
+  EXPECT_EQ(g.unauthenticated(), 2u);
+  EXPECT_TRUE(g.admit("c", t, &why));
+}
+
+}  // namespace

@@ -1,0 +1,42 @@
+#pragma once
+// The SPICE SASL exchange (AUTH_SASL) on one connection, with its framing: u32 little-endian
+// lengths, data that counts and carries a trailing NUL, length 0 for "no data". Every length a
+// client sends is checked before anything is allocated.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "auth/sasl_auth.h"
+#include "transport/spice/socket.h"
+#include "transport/spice/wire.h"
+
+namespace tessera::spice {
+
+constexpr size_t kSaslMaxMechNameBytes = 100;  // as spice-gtk and spice-server
+constexpr size_t kSaslMaxDataBytes = 64 * 1024;  // a Kerberos ticket with a large PAC fits
+
+// Credentials refused, or no usable mechanism: counts against the client's address.
+struct AuthFailure : ProtocolError {
+  using ProtocolError::ProtocolError;
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+std::chrono::milliseconds time_left(Deadline d);
+
+// Framing pieces (public for tests). Throw ProtocolError naming the bad field. The byte that
+// closes client data is dropped unseen: spice-gtk sends one byte past binary tokens (GSSAPI)
+// rather than a NUL, and spice-server ignores it too.
+std::string read_sasl_mechname(Socket& s, Deadline d);
+std::optional<std::string> read_sasl_data(Socket& s, Deadline d, const char* what);
+std::vector<uint8_t> encode_sasl_data(const std::optional<std::string>& data);
+
+// Runs the whole exchange: mechanism list, start, steps, the strength check, and the clear
+// "accepted" word. On a connection without TLS it then puts the negotiated security layer on
+// `socket`, so the link result that follows is already protected.
+struct SaslOutcome {
+  std::string mechanism, username;
+  unsigned ssf = 0;  // the SASL layer's strength (0 over TLS)
+};
+SaslOutcome run_sasl_exchange(Socket& socket, SaslAuth& sasl, Deadline deadline);
+
+}  // namespace tessera::spice

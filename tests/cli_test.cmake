@@ -19,6 +19,8 @@ expect_text("serve")
 expect_text("snapshot")
 run(0 ${TESSERA} serve --help)
 foreach(opt --source --size --fps --listen --spice-port --disable-ticketing --password-file --ticket-expiry --no-lz4
+            --spice-tls-port --x509-dir --tls-verify-client --secure-channels --sasl --sasl-config-dir
+            --link-timeout --max-unauthenticated
             --frames --tile-size --lossless-after --no-scroll-detection --encoder-backend --video-codec
             --encoder-exclude --video-preset --video-bitrate --video-fps-max)
   expect_text("${opt}")
@@ -29,11 +31,32 @@ foreach(opt --source --frame --out --size --overlay)
 endforeach()
 
 run(105 ${TESSERA} serve --source demo)
-expect_text("--password-file FILE, or --disable-ticketing")
+expect_text("--password-file FILE, --sasl, or --disable-ticketing")
 run(1 ${TESSERA} serve --source bogus --disable-ticketing --spice-port 0)
 expect_text("unknown source 'bogus'")
 run(105 ${TESSERA} serve --source demo --size 12 --disable-ticketing)
 expect_text("expected WxH")
+
+# Security options: contradictions are refused before anything starts; bad certificates at start.
+run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-port off)
+expect_text("off needs --spice-tls-port")
+run(107 ${TESSERA} serve --source demo --disable-ticketing --spice-tls-port 0)
+expect_text("--x509-dir")
+run(108 ${TESSERA} serve --source demo --sasl --disable-ticketing)
+expect_text("excludes")
+file(MAKE_DIRECTORY ${WORK}/empty-x509)
+run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-tls-port 0 --x509-dir ${WORK}/empty-x509
+    --secure-channels main,printer)
+expect_text("unknown channel 'printer'")
+run(1 ${TESSERA} serve --source demo --disable-ticketing --spice-port 0 --spice-tls-port 0 --x509-dir ${WORK}/empty-x509)
+expect_text("server-cert.pem (server certificate): No such file")
+file(REMOVE_RECURSE ${WORK}/pki)
+run(0 ${PKI} ${WORK}/pki)
+file(COPY_FILE ${WORK}/pki/client-key.pem ${WORK}/pki/server-key.pem)
+run(1 ${TESSERA} serve --source demo --disable-ticketing --spice-port 0 --spice-tls-port 0 --x509-dir ${WORK}/pki)
+expect_text("server-key.pem does not match")
+run(1 ${TESSERA} serve --source demo --sasl --sasl-config-dir ${WORK}/empty-x509 --spice-port 0)
+expect_text("tessera.conf: No such file")
 
 run(105 ${TESSERA} serve --source demo --disable-ticketing --video-codec h264,theora)
 expect_text("unknown video codec 'theora'")

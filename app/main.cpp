@@ -194,7 +194,7 @@ struct ServeOptions {
   bool sasl = false;
   std::string sasl_config_dir;
   double link_timeout = 10;
-  size_t max_unauthenticated = 32;
+  size_t max_unauthenticated = 64;
   bool disable_ticketing = false;
   std::string password_file;
   int64_t ticket_expiry = 0;
@@ -399,6 +399,10 @@ int main(int argc, char** argv) {
     if (!serve.disable_ticketing && serve.password_file.empty() && !serve.sasl)
       throw CLI::ValidationError("authentication",
                                  "choose --password-file FILE, --sasl, or --disable-ticketing to let anyone connect");
+    if (serve.tls_verify_client && serve.spice_port != "off" && serve.secure_channels != "all")
+      throw CLI::ValidationError("--tls-verify-client",
+                                 "needs --spice-port off or --secure-channels all: otherwise a client without a "
+                                 "certificate simply uses the plain port");
     if (serve.spice_port == "off" && serve.tls_port < 0)
       throw CLI::ValidationError("--spice-port", "off needs --spice-tls-port: there must be some port to serve on");
     try {

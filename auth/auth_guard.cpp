@@ -1,7 +1,12 @@
 #include "auth/auth_guard.h"
 
+#include <arpa/inet.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
 
 namespace tessera {
 
@@ -9,10 +14,21 @@ namespace {
 constexpr size_t kMaxRecords = 10000;  // bounds the table against address-spraying clients
 }
 
+std::string AuthGuard::key_for(const std::string& address) {
+  in6_addr a6{};
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &a6) != 1) return address;
+  if (IN6_IS_ADDR_V4MAPPED(&a6)) return address;
+  std::memset(a6.s6_addr + 8, 0, 8);
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+  return std::string(buf) + "/64";
+}
+
 AuthGuard::Slot::~Slot() { guard_->release(address_); }
 
-std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& address, Clock::time_point now,
+std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& peer, Clock::time_point now,
                                                   std::string* why) {
+  const std::string address = key_for(peer);
   std::lock_guard lock(mu_);
   auto it = records_.find(address);
   if (it != records_.end() && it->second.blocked_until > now) {
@@ -32,7 +48,7 @@ std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& address, Cl
                          address);
     return nullptr;
   }
-  if (records_.size() >= kMaxRecords) prune(now);
+  if (records_.size() >= kMaxRecords && !records_.count(address)) prune(now);
   ++records_[address].pending;
   ++pending_;
   return std::unique_ptr<Slot>(new Slot(this, address));
@@ -46,8 +62,10 @@ void AuthGuard::release(const std::string& address) {
   if (it != records_.end() && it->second.pending == 0 && it->second.failures == 0) records_.erase(it);
 }
 
-void AuthGuard::failed(const std::string& address, Clock::time_point now) {
+void AuthGuard::failed(const std::string& peer, Clock::time_point now) {
+  const std::string address = key_for(peer);
   std::lock_guard lock(mu_);
+  if (records_.size() >= kMaxRecords && !records_.count(address)) prune(now);
   Record& r = records_[address];
   if (r.failures && now - r.last_failure > limits_.forget_after) r.failures = 0;
   ++r.failures;
@@ -59,17 +77,17 @@ void AuthGuard::failed(const std::string& address, Clock::time_point now) {
   }
 }
 
-void AuthGuard::succeeded(const std::string& address) {
+void AuthGuard::succeeded(const std::string& peer) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(address);
+  auto it = records_.find(key_for(peer));
   if (it == records_.end()) return;
   it->second.failures = 0;
   it->second.blocked_until = {};
 }
 
-AuthGuard::Clock::duration AuthGuard::backoff_left(const std::string& address, Clock::time_point now) const {
+AuthGuard::Clock::duration AuthGuard::backoff_left(const std::string& peer, Clock::time_point now) const {
   std::lock_guard lock(mu_);
-  auto it = records_.find(address);
+  auto it = records_.find(key_for(peer));
   if (it == records_.end() || it->second.blocked_until <= now) return Clock::duration::zero();
   return it->second.blocked_until - now;
 }
@@ -80,11 +98,24 @@ size_t AuthGuard::unauthenticated() const {
 }
 
 void AuthGuard::prune(Clock::time_point now) {
-  for (auto it = records_.begin(); it != records_.end();) {
-    const Record& r = it->second;
-    bool stale = r.pending == 0 && r.blocked_until <= now && now - r.last_failure > limits_.forget_after;
-    it = stale ? records_.erase(it) : std::next(it);
-  }
+  // First what is stale, then, if the table is still more than half full, failure counts that
+  // impose no wait yet, then the waits that end soonest: the table never outgrows kMaxRecords.
+  auto sweep = [&](auto drop) {
+    for (auto it = records_.begin(); it != records_.end();)
+      it = it->second.pending == 0 && drop(it->second) ? records_.erase(it) : std::next(it);
+  };
+  sweep([&](const Record& r) { return r.blocked_until <= now && now - r.last_failure > limits_.forget_after; });
+  if (records_.size() < kMaxRecords / 2) return;
+  sweep([&](const Record& r) { return r.blocked_until <= now; });
+  if (records_.size() < kMaxRecords / 2) return;
+  std::vector<Clock::time_point> ends;
+  for (auto& [k, r] : records_)
+    if (r.pending == 0) ends.push_back(r.blocked_until);
+  if (ends.empty()) return;
+  size_t drop = std::min(ends.size(), records_.size() - kMaxRecords / 2);
+  std::nth_element(ends.begin(), ends.begin() + long(drop) - 1, ends.end());
+  Clock::time_point cut = ends[drop - 1];
+  sweep([&](const Record& r) { return r.blocked_until <= cut; });
 }
 
 }  // namespace tessera

@@ -12,7 +12,7 @@
 namespace tessera {
 
 struct AuthLimits {
-  size_t max_unauthenticated = 32;            // connections in the link stage, all addresses
+  size_t max_unauthenticated = 64;            // connections in the link stage, all addresses
   size_t max_unauthenticated_per_address = 8;  // a session opens a few channels at once
   unsigned free_failures = 3;                  // failures before an address must wait
   std::chrono::seconds max_backoff{60};        // 1 s after the first counted failure, doubling
@@ -39,6 +39,10 @@ class AuthGuard {
   };
 
   explicit AuthGuard(AuthLimits limits = {}) : limits_(limits) {}
+
+  // What limits count by: the address itself, or for IPv6 its /64 (one host usually holds a
+  // whole /64, so counting single addresses would let it walk around every limit).
+  static std::string key_for(const std::string& address);
 
   // A slot for a new connection from `address`, or null with the reason in `why`.
   std::unique_ptr<Slot> admit(const std::string& address, Clock::time_point now, std::string* why);

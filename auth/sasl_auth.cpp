@@ -145,6 +145,17 @@ void SaslAuth::init(const SaslConfig& config) {
                                   conf, std::strerror(errno)));
   }
   g_config = config;
+  // Cyrus's built-in mutexes do nothing; connections authenticate on their own threads.
+  sasl_set_mutex([]() -> void* { return new std::mutex; },
+                 [](void* m) -> int {
+                   static_cast<std::mutex*>(m)->lock();
+                   return SASL_OK;
+                 },
+                 [](void* m) -> int {
+                   static_cast<std::mutex*>(m)->unlock();
+                   return SASL_OK;
+                 },
+                 [](void* m) { delete static_cast<std::mutex*>(m); });
   int rc = sasl_server_init(config.config_dir.empty() ? g_callbacks : g_callbacks_with_dir, g_config.app_name.c_str());
   if (rc != SASL_OK) throw SaslError("SASL: cannot start Cyrus SASL: " + errstring(rc));
   g_initialised = true;

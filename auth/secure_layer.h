@@ -22,7 +22,10 @@ struct IoResult {
 
 // A broken or hostile peer at the security layer (bad record, failed decode).
 struct SecureLayerError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit SecureLayerError(const std::string& why, bool counts = false)
+      : std::runtime_error(why), counts_as_failure(counts) {}
+  // A refused client certificate or a stalled handshake: counts against the peer's address.
+  bool counts_as_failure;
 };
 
 class SecureLayer {

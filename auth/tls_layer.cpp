@@ -17,7 +17,12 @@ namespace {
 
 // A socket BIO that sends with MSG_NOSIGNAL: a client that vanishes mid-write must not raise
 // SIGPIPE in a process that may embed us.
-int bio_fd(BIO* b) { return int(reinterpret_cast<intptr_t>(BIO_get_data(b))); }
+struct BioState {
+  int fd;
+  bool eof = false;
+};
+BioState* bio_state(BIO* b) { return static_cast<BioState*>(BIO_get_data(b)); }
+int bio_fd(BIO* b) { return bio_state(b)->fd; }
 
 int bio_write(BIO* b, const char* data, int len) {
   BIO_clear_retry_flags(b);
@@ -31,7 +36,8 @@ int bio_read(BIO* b, char* data, int len) {
   ssize_t r = ::recv(bio_fd(b), data, size_t(len), 0);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
   // A reset is how some clients hang up: report it as the end of the stream.
-  if (r < 0 && errno == ECONNRESET) return 0;
+  if (r < 0 && errno == ECONNRESET) r = 0;
+  if (r == 0 && len > 0) bio_state(b)->eof = true;
   return int(r);
 }
 
@@ -42,7 +48,16 @@ const BIO_METHOD* nosignal_socket_method() {
     BIO_meth_set_write(m, bio_write);
     BIO_meth_set_read(m, bio_read);
     // Flush is all OpenSSL asks of a socket BIO here; the fd is set at creation.
-    BIO_meth_set_ctrl(m, [](BIO*, int cmd, long, void*) -> long { return cmd == BIO_CTRL_FLUSH ? 1 : 0; });
+    BIO_meth_set_ctrl(m, [](BIO* b, int cmd, long, void*) -> long {
+      if (cmd == BIO_CTRL_FLUSH) return 1;
+      if (cmd == BIO_CTRL_EOF) return bio_state(b)->eof ? 1 : 0;
+      return 0;
+    });
+    BIO_meth_set_destroy(m, [](BIO* b) -> int {
+      delete bio_state(b);
+      BIO_set_data(b, nullptr);
+      return 1;
+    });
     return m;
   }();
   return method;
@@ -67,9 +82,10 @@ std::unique_ptr<TlsLayer> TlsLayer::accept(std::shared_ptr<const TlsContext> ctx
   SSL* ssl = SSL_new(ctx->ctx());
   if (!ssl) throw SecureLayerError("TLS: cannot create a session: " + openssl_errors());
   std::unique_ptr<TlsLayer> layer(new TlsLayer(std::move(ctx), ssl));
-  BIO* bio = BIO_new(nosignal_socket_method());
+  const BIO_METHOD* method = nosignal_socket_method();
+  BIO* bio = method ? BIO_new(method) : nullptr;
   if (!bio) throw SecureLayerError("TLS: cannot create a socket BIO: " + openssl_errors());
-  BIO_set_data(bio, reinterpret_cast<void*>(intptr_t(fd)));
+  BIO_set_data(bio, new BioState{fd});
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl, bio, bio);
   // A client that closes without close_notify has simply gone: not a TLS error.
@@ -82,7 +98,7 @@ std::unique_ptr<TlsLayer> TlsLayer::accept(std::shared_ptr<const TlsContext> ctx
     int err = SSL_get_error(ssl, r);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       if (!wait_fd(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
-        throw SecureLayerError("TLS handshake timed out");
+        throw SecureLayerError("TLS handshake timed out", true);
       continue;
     }
     long verify = SSL_get_verify_result(ssl);
@@ -90,10 +106,11 @@ std::unique_ptr<TlsLayer> TlsLayer::accept(std::shared_ptr<const TlsContext> ctx
     if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && why.empty()))
       throw SecureLayerError("client closed the connection during the TLS handshake (did it refuse our certificate?)");
     if (why.find("peer did not return a certificate") != std::string::npos)
-      throw SecureLayerError("TLS handshake failed: the client sent no certificate (--tls-verify-client)");
+      throw SecureLayerError("TLS handshake failed: the client sent no certificate (--tls-verify-client)", true);
     if (verify != X509_V_OK)
       throw SecureLayerError(fmt::format("TLS handshake failed: client certificate refused: {}",
-                                         X509_verify_cert_error_string(verify)));
+                                         X509_verify_cert_error_string(verify)),
+                             true);
     if (why.find("wrong version number") != std::string::npos || why.find("http request") != std::string::npos ||
         why.find("packet length too long") != std::string::npos)
       why += " (the client is not speaking TLS: a plain SPICE client on the TLS port?)";

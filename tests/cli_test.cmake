@@ -46,6 +46,9 @@ run(108 ${TESSERA} serve --source demo --sasl --disable-ticketing)
 expect_text("excludes")
 file(MAKE_DIRECTORY ${WORK}/empty-x509)
 run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-tls-port 0 --x509-dir ${WORK}/empty-x509
+    --tls-verify-client)
+expect_text("otherwise a client without a certificate simply uses the plain port")
+run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-tls-port 0 --x509-dir ${WORK}/empty-x509
     --secure-channels main,printer)
 expect_text("unknown channel 'printer'")
 run(1 ${TESSERA} serve --source demo --disable-ticketing --spice-port 0 --spice-tls-port 0 --x509-dir ${WORK}/empty-x509)

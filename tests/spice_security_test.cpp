@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -223,6 +224,52 @@ TEST_F(SpiceSecurityTest, WrongSaslPasswordsAreRefusedThenTheAddressWaits) {
   EXPECT_TRUE(shows_frame(server->tls_port(), opts(client_tls(), kUser, kPassword)));
 }
 
+// A client that ignores the offer: PLAIN on the plain port, or a ticket to a SASL server.
+TEST_F(SpiceSecurityTest, SaslServerRefusesMechanismsItDidNotOffer) {
+  SpiceServerConfig cfg;
+  cfg.port = 0;
+  cfg.sasl = true;
+  start(cfg);
+  auto link = [&](RawConn& c) {
+    Caps common;
+    set_cap(common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+    c.send(build_link_request(0, SPICE_CHANNEL_MAIN, 0, common, {}));
+    uint8_t header[16];
+    ASSERT_TRUE(c.recv(header, sizeof header));
+    std::vector<uint8_t> reply(WireReader(std::span<const uint8_t>(header + 12, 4), "size").u32());
+    ASSERT_TRUE(c.recv(reply.data(), reply.size()));
+    EXPECT_EQ(WireReader(reply, "reply").u32(), 0u);
+    // No RSA key with SASL: the key field is all zero.
+    EXPECT_TRUE(std::all_of(reply.begin() + 4, reply.begin() + 4 + 162, [](uint8_t b) { return b == 0; }));
+  };
+  {
+    RawConn c(server->port());
+    link(c);
+    c.send(WireWriter().u32(SPICE_COMMON_CAP_AUTH_SASL).take());
+    uint8_t len[4];
+    ASSERT_TRUE(c.recv(len, 4));
+    std::string list(WireReader(len, "len").u32(), '\0');
+    ASSERT_TRUE(c.recv(list.data(), list.size()));
+    EXPECT_EQ(list, ",DIGEST-MD5,");
+    std::string resp = std::string(1, '\0') + kUser + std::string(1, '\0') + kPassword;
+    WireWriter w;
+    w.u32(5).bytes(std::span(reinterpret_cast<const uint8_t*>("PLAIN"), 5));
+    w.u32(uint32_t(resp.size() + 1)).bytes(std::span(reinterpret_cast<const uint8_t*>(resp.data()), resp.size())).u8(0);
+    c.send(w.buffer());
+    EXPECT_TRUE(c.wait_closed());
+    EXPECT_TRUE(logs.wait_for("SASL mechanism 'PLAIN' is not offered here (offered: DIGEST-MD5)"));
+  }
+  {
+    RawConn c(server->port());
+    link(c);
+    c.send(WireWriter().u32(SPICE_COMMON_CAP_AUTH_SPICE).take());
+    c.send(std::vector<uint8_t>(128, 0));
+    EXPECT_TRUE(c.wait_closed());
+    EXPECT_TRUE(logs.wait_for("asked for auth mechanism 1, only SASL (2) is offered"));
+  }
+  EXPECT_EQ(logs.all().find(kPassword), std::string::npos) << "the password reached the log";
+}
+
 TEST_F(SpiceSecurityTest, TicketsAndSaslAreExclusive) {
   SpiceServerConfig cfg;
   cfg.sasl = true;
@@ -331,6 +378,20 @@ TEST(AuthGuardTest, FreeFailuresThenDoublingWaitsUpToTheCap) {
   g.succeeded("10.0.0.1");
   g.failed("10.0.0.1", t);
   EXPECT_EQ(g.backoff_left("10.0.0.1", t), AuthGuard::Clock::duration::zero());
+}
+
+TEST(AuthGuardTest, Ipv6CountsBySlash64) {
+  EXPECT_EQ(AuthGuard::key_for("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(AuthGuard::key_for("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AuthGuard::key_for("::ffff:192.0.2.7"), "::ffff:192.0.2.7");
+  AuthLimits l;
+  l.free_failures = 0;
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  g.failed("2001:db8:1:2::1", t);
+  std::string why;
+  EXPECT_FALSE(g.admit("2001:db8:1:2:ffff::9", t, &why));  // same /64: same count
+  EXPECT_TRUE(g.admit("2001:db8:1:3::1", t, &why));
 }
 
 TEST(AuthGuardTest, OldFailuresAreForgotten) {

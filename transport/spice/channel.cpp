@@ -135,7 +135,10 @@ void Channel::read_loop() {
       on_idle();
       continue;
     }
-    socket_->read_exact(header.data(), 1, std::chrono::milliseconds(0), "message header");
+    if (!socket_->try_read_byte(header.data(), std::chrono::milliseconds(1000), "message header")) {
+      on_idle();
+      continue;
+    }
     socket_->read_exact(header.data() + 1, header_bytes - 1, ctx_.settings.message_timeout, "message header");
     WireReader h(header, "message header");
     if (!mini_header_) h.u64();

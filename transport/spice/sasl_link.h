@@ -17,7 +17,9 @@ constexpr size_t kSaslMaxDataBytes = 64 * 1024;  // a Kerberos ticket with a lar
 
 // Credentials refused, or no usable mechanism: counts against the client's address.
 struct AuthFailure : ProtocolError {
-  using ProtocolError::ProtocolError;
+  explicit AuthFailure(const std::string& why, std::optional<uint32_t> reply_code = std::nullopt)
+      : ProtocolError(why), reply(reply_code) {}
+  std::optional<uint32_t> reply;  // the u32 result to send once the failure is recorded
 };
 
 using Deadline = std::chrono::steady_clock::time_point;

@@ -91,8 +91,17 @@ void Socket::read_exact(void* buf, size_t n, std::chrono::milliseconds timeout, 
       if (left.count() <= 0) left = std::chrono::milliseconds(-1);
     }
     if (left.count() < 0 || !poll_fd(fd_, r.wait == IoWait::Write ? POLLOUT : POLLIN, left))
-      throw ProtocolError(std::string("timed out waiting for ") + what + " (" + std::to_string(got) + " of " +
+      throw TimeoutError(std::string("timed out waiting for ") + what + " (" + std::to_string(got) + " of " +
                           std::to_string(n) + " bytes arrived)");
+  }
+}
+
+bool Socket::try_read_byte(uint8_t* b, std::chrono::milliseconds wait, const char* what) {
+  try {
+    read_exact(b, 1, wait, what);
+    return true;
+  } catch (const TimeoutError&) {
+    return false;
   }
 }
 

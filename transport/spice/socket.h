@@ -25,6 +25,9 @@ class Socket {
   // Throws ProtocolError on EOF ("closed the connection"), error or timeout.
   // timeout 0 = wait as long as it takes.
   void read_exact(void* buf, size_t n, std::chrono::milliseconds timeout, const char* what);
+  // Reads one byte if one arrives within `wait`; false if none did (a layer may turn readable
+  // bytes into nothing, e.g. half a TLS record). Throws like read_exact on close or error.
+  bool try_read_byte(uint8_t* b, std::chrono::milliseconds wait, const char* what);
   // Waits until data is readable; false on timeout.
   bool wait_readable(std::chrono::milliseconds timeout);
   void write_all(std::span<const uint8_t> data);

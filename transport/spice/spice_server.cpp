@@ -166,11 +166,19 @@ void SpiceServer::accept_loop() {
         note_refusal(fmt::format("refusing {}: {} connections open (limit)", sock->peer(), sockets_.size()));
         continue;
       }
-      sockets_.insert(sock.get());
+      Socket* raw = sock.get();
+      sockets_.insert(raw);
       ++threads_;
-      std::thread([this, s = std::move(sock), tls, sl = std::move(slot)]() mutable {
-        serve(std::move(s), tls, std::move(sl));
-      }).detach();
+      try {
+        std::thread([this, s = std::move(sock), tls, sl = std::move(slot)]() mutable {
+          serve(std::move(s), tls, std::move(sl));
+        }).detach();
+      } catch (const std::system_error& e) {
+        // Out of threads: this connection is dropped (the lambda's socket closes); the rest go on.
+        sockets_.erase(raw);
+        --threads_;
+        note_refusal(fmt::format("cannot start a thread for a connection: {}", e.what()));
+      }
     }
   }
 }
@@ -191,11 +199,23 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
     } catch (const ProtocolError&) {
     }
   } catch (const AuthFailure& e) {
+    // Counted before the client hears of it, so an instant retry already meets the count.
     guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
     spdlog::warn("spice {}: authentication failed: {}; closing the connection", raw->peer(), e.what());
+    if (e.reply) {
+      try {
+        raw->write_all(WireWriter().u32(*e.reply).take());
+      } catch (const ProtocolError&) {
+      }
+    }
   } catch (const SecureLayerError& e) {
-    guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    // A refused certificate or a stalled handshake counts; a peer that just hangs up (a port
+    // scan, a health check, a client refusing our certificate) does not.
+    if (e.counts_as_failure) guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
     spdlog::warn("spice {}: {}; closing the connection", raw->peer(), e.what());
+  } catch (const TimeoutError& e) {
+    guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const ProtocolError& e) {
     spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const std::exception& e) {
@@ -244,10 +264,9 @@ void SpiceServer::authenticate(Socket& socket, Pending& p, const LinkMessage& m)
   uint8_t ticket[TicketKey::kModulusBytes];
   socket.read_exact(ticket, sizeof ticket, time_left(p.deadline), "ticket");
   auto verdict = policy_.check(key_, ticket);
-  if (verdict != TicketPolicy::Verdict::Accepted) {
-    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_PERMISSION_DENIED).take());
-    throw AuthFailure(fmt::format("{} ({} channel)", TicketPolicy::describe(verdict), name));
-  }
+  if (verdict != TicketPolicy::Verdict::Accepted)
+    throw AuthFailure(fmt::format("{} ({} channel)", TicketPolicy::describe(verdict), name),
+                      SPICE_LINK_ERR_PERMISSION_DENIED);
   p.auth = policy_.enabled() ? "ticket" : "no authentication";
 }
 

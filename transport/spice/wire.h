@@ -16,6 +16,11 @@ struct ProtocolError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The peer did not send what it had to in time (a stalled or slowloris client).
+struct TimeoutError : ProtocolError {
+  using ProtocolError::ProtocolError;
+};
+
 class WireWriter {
  public:
   WireWriter& u8(uint8_t v) { buf_.push_back(v); return *this; }

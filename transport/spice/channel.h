@@ -13,10 +13,12 @@
 #include "core/frame_hub.h"
 #include "core/input_event.h"
 #include "transport/spice/link.h"
-#include "transport/spice/socket.h"
+#include "transport/net/socket.h"
 #include "transport/spice/video_streams.h"
 
 namespace tessera::spice {
+
+using net::Socket;
 
 class Channel;
 

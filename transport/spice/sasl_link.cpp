@@ -9,12 +9,6 @@
 
 namespace tessera::spice {
 
-std::chrono::milliseconds time_left(Deadline d) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d - std::chrono::steady_clock::now());
-  // read_exact takes 0 as "no limit": a deadline already passed must still time out at once.
-  return left.count() > 0 ? left : std::chrono::milliseconds(1);
-}
-
 namespace {
 uint32_t read_u32(Socket& s, Deadline d, const char* what) {
   uint8_t b[4];

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "auth/sasl_auth.h"
-#include "transport/spice/socket.h"
+#include "transport/net/socket.h"
 #include "transport/spice/wire.h"
 
 namespace tessera::spice {
@@ -22,8 +22,9 @@ struct AuthFailure : ProtocolError {
   std::optional<uint32_t> reply;  // the u32 result to send once the failure is recorded
 };
 
-using Deadline = std::chrono::steady_clock::time_point;
-std::chrono::milliseconds time_left(Deadline d);
+using net::Deadline;
+using net::Socket;
+using net::time_left;
 
 // Framing pieces (public for tests). Throw ProtocolError naming the bad field. The byte that
 // closes client data is dropped unseen: spice-gtk sends one byte past binary tokens (GSSAPI)

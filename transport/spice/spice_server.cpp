@@ -20,6 +20,9 @@
 
 namespace tessera::spice {
 
+using net::listen_tcp;
+using net::local_port;
+
 namespace {
 
 Caps server_common_caps(bool sasl) {

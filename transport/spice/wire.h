@@ -5,6 +5,8 @@
 #include <cstring>
 #include <span>
 #include <stdexcept>
+
+#include "transport/net/errors.h"
 #include <string>
 #include <vector>
 
@@ -12,14 +14,8 @@
 
 namespace tessera::spice {
 
-struct ProtocolError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// The peer did not send what it had to in time (a stalled or slowloris client).
-struct TimeoutError : ProtocolError {
-  using ProtocolError::ProtocolError;
-};
+using net::ProtocolError;
+using net::TimeoutError;
 
 class WireWriter {
  public:

@@ -1,4 +1,4 @@
-#include "transport/spice/socket.h"
+#include "transport/net/socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,9 +14,8 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "transport/spice/wire.h"
 
-namespace tessera::spice {
+namespace tessera::net {
 
 namespace {
 
@@ -174,4 +173,9 @@ uint16_t local_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
-}  // namespace tessera::spice
+std::chrono::milliseconds time_left(Deadline d) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left : std::chrono::milliseconds(1);
+}
+
+}  // namespace tessera::net

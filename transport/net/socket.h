@@ -12,8 +12,9 @@
 #include <string>
 
 #include "auth/secure_layer.h"
+#include "transport/net/errors.h"
 
-namespace tessera::spice {
+namespace tessera::net {
 
 class Socket {
  public:
@@ -54,8 +55,12 @@ class Socket {
   std::mutex write_mu_;
 };
 
+using Deadline = std::chrono::steady_clock::time_point;
+// What is left until `d`, never 0 (read_exact takes 0 as "no limit").
+std::chrono::milliseconds time_left(Deadline d);
+
 // Binds and listens; throws std::runtime_error naming the address on failure.
 int listen_tcp(const std::string& address, uint16_t port);
 uint16_t local_port(int fd);
 
-}  // namespace tessera::spice
+}  // namespace tessera::net

@@ -14,6 +14,7 @@
 #include "encode/encoder_catalog.h"
 #include "auth/sasl_auth.h"
 #include "transport/spice/spice_server.h"
+#include "transport/vnc/vnc_server.h"
 
 using namespace tessera;
 
@@ -194,6 +195,8 @@ struct ServeOptions {
   bool sasl = false;
   std::string sasl_config_dir;
   double link_timeout = 10;
+  int vnc_port = -1;
+  std::string vnc_security;
   size_t max_unauthenticated = 64;
   bool disable_ticketing = false;
   std::string password_file;
@@ -255,6 +258,53 @@ spice::VideoSettings video_settings(const ServeOptions& s) {
   return v;
 }
 
+// The VNC security types to offer: --vnc-security as given, or what the configured credentials
+// allow without exposing anything (TLS whenever there are certificates).
+vnc::SecurityConfig vnc_security(const ServeOptions& s, const std::shared_ptr<const TlsContext>& x509,
+                                 const std::optional<std::string>& password) {
+  vnc::SecurityConfig sec;
+  sec.x509 = x509;
+  sec.sasl = s.sasl;
+  sec.password = password;
+  using vnc::Method;
+  if (!s.vnc_security.empty()) {
+    size_t start = 0;
+    while (start <= s.vnc_security.size()) {
+      size_t comma = s.vnc_security.find(',', start);
+      std::string name = s.vnc_security.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      auto m = vnc::parse_method(name);
+      if (!m) throw std::invalid_argument("--vnc-security: unknown security type '" + name + "'");
+      sec.offer.push_back(*m);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  } else if (x509) {
+    if (s.sasl) sec.offer.push_back(Method::X509Sasl);
+    if (s.sasl || password) sec.offer.push_back(Method::X509Plain);
+    if (password) sec.offer.push_back(Method::X509Vnc);
+    if (s.disable_ticketing || s.tls_verify_client) sec.offer.push_back(Method::X509None);
+    if (s.sasl) sec.offer.push_back(Method::Sasl);
+  } else if (s.sasl) {
+    sec.offer.push_back(Method::Sasl);
+  } else if (s.disable_ticketing) {
+    sec.offer.push_back(Method::None);
+  } else {
+    throw std::invalid_argument(
+        "VNC with a password needs TLS (--x509-dir), or an explicit --vnc-security vnc to allow VNC's DES "
+        "authentication without encryption");
+  }
+  for (Method m : sec.offer)
+    if (vnc::is_anonymous_tls(m) && !sec.anon) sec.anon = TlsContext::anonymous();
+  if (password && password->size() > 8)
+    for (Method m : sec.offer)
+      if (m == Method::VncAuth || m == Method::X509Vnc || m == Method::TlsVnc) {
+        spdlog::warn("vnc: VNC authentication uses only the first 8 characters of the password");
+        break;
+      }
+  sec.validate();
+  return sec;
+}
+
 int run_serve(const CommonOptions& o, const ServeOptions& s) {
   // Signals are taken by sigwait below, so every thread started from here leaves them alone.
   sigset_t sigs;
@@ -265,10 +315,12 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
 
   auto source = make_frame_source(o.source, source_options(o));
   TicketPolicy policy = TicketPolicy::disabled();
+  std::optional<std::string> password;
   if (!s.password_file.empty()) {
     std::optional<std::chrono::seconds> lifetime;
     if (s.ticket_expiry > 0) lifetime = std::chrono::seconds(s.ticket_expiry);
-    policy = TicketPolicy::with_password(read_password_file(s.password_file), lifetime);
+    password = read_password_file(s.password_file);
+    policy = TicketPolicy::with_password(*password, lifetime);
   }
 
   spice::SpiceServerConfig cfg;
@@ -277,11 +329,15 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
     cfg.port.reset();
   else
     cfg.port = uint16_t(std::stoi(s.spice_port));
+  std::shared_ptr<const TlsContext> x509;
+  if (!s.x509_dir.empty()) {
+    std::vector<std::string> warnings;
+    x509 = TlsContext::load(TlsConfig{s.x509_dir, s.tls_verify_client}, &warnings);
+    for (const auto& w : warnings) spdlog::warn("{}", w);
+  }
   if (s.tls_port >= 0) {
     cfg.tls_port = uint16_t(s.tls_port);
-    std::vector<std::string> warnings;
-    cfg.tls = TlsContext::load(TlsConfig{s.x509_dir, s.tls_verify_client}, &warnings);
-    for (const auto& w : warnings) spdlog::warn("{}", w);
+    cfg.tls = x509;
   }
   cfg.secure_channels = parse_secure_channels(s.secure_channels);
   if (s.sasl) {
@@ -296,26 +352,45 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   cfg.channel.server_name = "tessera: " + source->description();
   cfg.channel.lz4 = !s.no_lz4;
   cfg.channel.video = video_settings(s);
-  spice::SpiceServer server(cfg, hub, std::move(policy), [&](const InputEvent& e) { capture.deliver_input(e); });
+  auto input = [&](const InputEvent& e) { capture.deliver_input(e); };
+  std::unique_ptr<spice::SpiceServer> server;
+  if (cfg.port || cfg.tls_port) server = std::make_unique<spice::SpiceServer>(cfg, hub, std::move(policy), input);
+  std::unique_ptr<vnc::VncServer> vnc_server;
+  if (s.vnc_port >= 0) {
+    vnc::VncServerConfig vc;
+    vc.listen_address = s.listen;
+    vc.port = uint16_t(s.vnc_port);
+    vc.security = vnc_security(s, x509, password);
+    vc.session.name = cfg.channel.server_name;
+    vc.session.encoders = cfg.channel.video.encoders;
+    if (s.video.bitrate_kbps > 0) vc.session.video_bitrate_kbps = s.video.bitrate_kbps;
+    vc.link_timeout = cfg.link_timeout;
+    vc.limits = cfg.limits;
+    vnc_server = std::make_unique<vnc::VncServer>(vc, hub, input);
+  }
 
   capture.start();
-  server.start();
+  if (server) server->start();
+  if (vnc_server) vnc_server->start();
   std::string host = s.listen.find(':') != std::string::npos ? "[" + s.listen + "]" : s.listen;
   std::printf("tessera: serving %s at %.0f fps\n", source->description().c_str(), o.fps);
-  if (!server.tls_port()) {
-    std::printf("tessera: connect with:  remote-viewer spice://%s:%u\n", host.c_str(), unsigned(server.port()));
-  } else {
-    std::string plain = server.port() ? fmt::format("port={}&", server.port()) : "";
+  if (server && !server->tls_port()) {
+    std::printf("tessera: connect with:  remote-viewer spice://%s:%u\n", host.c_str(), unsigned(server->port()));
+  } else if (server) {
+    std::string plain = server->port() ? fmt::format("port={}&", server->port()) : "";
     std::printf("tessera: connect with:  remote-viewer --spice-ca-file=%s/ca-cert.pem \"spice://%s?%stls-port=%u\"\n",
-                s.x509_dir.c_str(), host.c_str(), plain.c_str(), unsigned(server.tls_port()));
+                s.x509_dir.c_str(), host.c_str(), plain.c_str(), unsigned(server->tls_port()));
   }
+  if (vnc_server)
+    std::printf("tessera: VNC clients connect to %s:%u\n", host.c_str(), unsigned(vnc_server->port()));
   std::printf("tessera: press Ctrl-C to stop\n");
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&sigs, &sig);
   spdlog::info("tessera: {} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  server.stop();
+  if (vnc_server) vnc_server->stop();
+  if (server) server->stop();
   capture.stop();
   hub.close();
   spdlog::info("tessera: stopped");
@@ -371,9 +446,18 @@ int main(int argc, char** argv) {
                         "Connections that may be in the link stage (not yet authenticated) at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  auto* vnc_port = serve_cmd->add_option("--vnc-port", serve.vnc_port,
+                                         "Serve VNC (RFB 3.3/3.7/3.8) on this port too (5900 by convention; 0 picks a "
+                                         "free port); off unless given")
+                       ->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--vnc-security", serve.vnc_security,
+                        "VNC security types to offer, in order: none, vnc, sasl, x509none, x509vnc, x509plain, "
+                        "x509sasl, and (anonymous TLS, open to a man in the middle) tlsnone, tlsvnc, tlsplain, "
+                        "tlssasl. Default: X509 types when --x509-dir is given, else SASL or None as the "
+                        "authentication options say")
+      ->needs(vnc_port);
   tls_port->needs(x509);
-  x509->needs(tls_port);
-  verify_client->needs(tls_port);
+  verify_client->needs(x509);
   secure->needs(tls_port);
   auto* no_ticket = serve_cmd->add_flag("--disable-ticketing", serve.disable_ticketing,
                                         "Let clients connect without a password");
@@ -399,12 +483,15 @@ int main(int argc, char** argv) {
     if (!serve.disable_ticketing && serve.password_file.empty() && !serve.sasl)
       throw CLI::ValidationError("authentication",
                                  "choose --password-file FILE, --sasl, or --disable-ticketing to let anyone connect");
-    if (serve.tls_verify_client && serve.spice_port != "off" && serve.secure_channels != "all")
+    if (!serve.x509_dir.empty() && serve.tls_port < 0 && serve.vnc_port < 0)
+      throw CLI::ValidationError("--x509-dir", "needs --spice-tls-port or --vnc-port: nothing would use it");
+    if (serve.tls_verify_client && serve.tls_port >= 0 && serve.spice_port != "off" && serve.secure_channels != "all")
       throw CLI::ValidationError("--tls-verify-client",
                                  "needs --spice-port off or --secure-channels all: otherwise a client without a "
                                  "certificate simply uses the plain port");
-    if (serve.spice_port == "off" && serve.tls_port < 0)
-      throw CLI::ValidationError("--spice-port", "off needs --spice-tls-port: there must be some port to serve on");
+    if (serve.spice_port == "off" && serve.tls_port < 0 && serve.vnc_port < 0)
+      throw CLI::ValidationError("--spice-port",
+                                 "off needs --spice-tls-port or --vnc-port: there must be some port to serve on");
     try {
       parse_secure_channels(serve.secure_channels);
     } catch (const std::invalid_argument& e) {

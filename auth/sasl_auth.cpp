@@ -248,6 +248,10 @@ SaslAuth::Step SaslAuth::step(const std::optional<std::string>& in) {
   return finish(rc, out, outlen, "step");
 }
 
+bool SaslAuth::check_password(const std::string& user, const std::string& password) {
+  return sasl_checkpass(conn_, user.data(), unsigned(user.size()), password.data(), unsigned(password.size())) == SASL_OK;
+}
+
 unsigned SaslAuth::ssf() const {
   const void* val = nullptr;
   if (!conn_ || sasl_getprop(conn_, SASL_SSF, &val) != SASL_OK || !val) return 0;

@@ -59,6 +59,10 @@ class SaslAuth {
   Step start(const std::string& mech, const std::optional<std::string>& in);
   Step step(const std::optional<std::string>& in);
 
+  // A user name and password checked against the configured password store (sasldb, saslauthd):
+  // for protocols that carry a password inside TLS (VNC's Plain sub-types).
+  bool check_password(const std::string& user, const std::string& password);
+
   // After `done`: the negotiated security layer strength and who logged in.
   unsigned ssf() const;
   std::string username() const;

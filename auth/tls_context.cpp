@@ -255,6 +255,24 @@ std::shared_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::vecto
   return ctx;
 }
 
+std::shared_ptr<TlsContext> TlsContext::anonymous() {
+  auto ctx = std::shared_ptr<TlsContext>(new TlsContext());
+  SSL_CTX* c = SSL_CTX_new(TLS_server_method());
+  if (!c) throw std::runtime_error("TLS: cannot create a context: " + openssl_errors());
+  ctx->ctx_ = c;
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // gtk-vnc offers only ANON-DH, TigerVNC and libvncclient also ANON-ECDH.
+  if (SSL_CTX_set_cipher_list(c, "ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:AECDH-AES256-SHA:AECDH-AES128-SHA:"
+                                 "ADH-AES256-SHA256:ADH-AES128-SHA256:@SECLEVEL=0") != 1)
+    throw std::runtime_error("TLS: anonymous cipher suites refused: " + openssl_errors());
+  SSL_CTX_set_dh_auto(c, 1);
+  ctx->summary_ = "anonymous Diffie-Hellman, TLS 1.2 (no server authentication)";
+  return ctx;
+}
+
 TlsContext::~TlsContext() {
   if (ctx_) SSL_CTX_free(ctx_);
 }

@@ -28,6 +28,11 @@ class TlsContext {
   // the server usable (a group-readable key, a CRL past its next update) come back as warnings.
   static std::shared_ptr<TlsContext> load(const TlsConfig& config, std::vector<std::string>* warnings = nullptr);
 
+  // Anonymous Diffie-Hellman, no certificate (VNC's TLS* sub-types): encrypts, but nobody is
+  // authenticated, so a man in the middle goes unnoticed. TLS 1.2 at most (1.3 has no anonymous
+  // key exchange) and security level 0, in a context of its own.
+  static std::shared_ptr<TlsContext> anonymous();
+
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;

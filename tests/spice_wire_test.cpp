@@ -4,10 +4,11 @@
 #include "capture/demo_source.h"
 #include "transport/spice/link.h"
 #include "transport/spice/messages.h"
-#include "transport/spice/scancode.h"
+#include "transport/input/scancode.h"
 
 using namespace tessera;
 using namespace tessera::spice;
+using namespace tessera::input;
 
 namespace {
 std::vector<uint8_t> header(uint32_t magic, uint32_t major, uint32_t size) {

@@ -2,9 +2,9 @@
 #include <cstdint>
 #include <span>
 
-#include "transport/spice/scancode.h"
+#include "transport/input/scancode.h"
 
-using namespace tessera::spice;
+using namespace tessera::input;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ScancodeDecoder d;

@@ -2,9 +2,13 @@
 // The inputs channel: keys (scan code set 1) and pointer events, handed to the frame source;
 // a MOUSE_MOTION_ACK after every four motion messages keeps the client's pointer flowing.
 #include "transport/spice/channel.h"
-#include "transport/spice/scancode.h"
+#include "transport/input/scancode.h"
 
 namespace tessera::spice {
+
+using input::KeyStroke;
+using input::ScancodeDecoder;
+using input::unpack_key_code;
 
 class InputsChannel : public Channel {
  public:

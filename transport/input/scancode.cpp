@@ -1,6 +1,6 @@
-#include "transport/spice/scancode.h"
+#include "transport/input/scancode.h"
 
-namespace tessera::spice {
+namespace tessera::input {
 
 namespace {
 
@@ -79,4 +79,4 @@ std::vector<uint8_t> unpack_key_code(uint32_t code) {
   return b;
 }
 
-}  // namespace tessera::spice
+}  // namespace tessera::input

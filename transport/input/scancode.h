@@ -1,10 +1,11 @@
 #pragma once
-// PC/XT scan code set 1, as SPICE clients send keys, turned into Linux evdev key codes.
+// PC/XT scan code set 1, as SPICE clients (and VNC clients with QEMU extended key events) send
+// keys, turned into Linux evdev key codes.
 #include <cstdint>
 #include <span>
 #include <vector>
 
-namespace tessera::spice {
+namespace tessera::input {
 
 struct KeyStroke {
   uint32_t evdev = 0;
@@ -24,4 +25,4 @@ class ScancodeDecoder {
 // KEY_DOWN / KEY_UP carry the bytes packed little-endian, ending at the first zero byte.
 std::vector<uint8_t> unpack_key_code(uint32_t code);
 
-}  // namespace tessera::spice
+}  // namespace tessera::input

@@ -1,0 +1,227 @@
+// The page side of driver.mjs: one noVNC RFB connection per startSession(),
+// instrumented from the outside (no noVNC file is changed):
+//   - RFB.messages.clientEncodings is wrapped: every SetEncodings list is
+//     recorded, and the encodings in `drop` are taken out of it first (this
+//     is how a session forbids H.264 (50) or JPEG (21 and the quality levels
+//     -32..-23); noVNC has no option for either);
+//   - each decoder's decodeRect is wrapped to count finished rects per
+//     encoding, Tight's _jpegRect to count JPEG sub-rects, and the display's
+//     videoFrame to count decoded H.264 frames;
+//   - every lossy rect (H.264, Tight JPEG, JPEG) is marked in a per-pixel
+//     "was ever drawn lossy" mask that goes with each snapshot;
+//   - snapshots are getImageData() of the canvas noVNC shows. noVNC draws
+//     every update into a back buffer and copies it to this canvas in order
+//     through its render queue (JPEG and H.264 decodes included), so the
+//     canvas only ever shows whole framebuffer updates.
+
+import RFB from '/novnc/core/rfb.js';
+import * as Browser from '/novnc/core/util/browser.js';
+
+window.harnessReady = false;
+
+let snaps = [];    // [{data: RGBA Uint8ClampedArray, mask: Uint8Array}]
+let current = null;   // the running session's state
+
+const origClientEncodings = RFB.messages.clientEncodings;
+RFB.messages.clientEncodings = function (sock, encodings) {
+    let list = Array.from(encodings);
+    if (current) {
+        current.result.encodingsOffered.push(list.slice());
+        list = list.filter((e) => !current.drop.has(e));
+        current.result.encodingsSent.push(list.slice());
+    }
+    return origClientEncodings.call(this, sock, list);
+};
+
+async function probeWebCodecs() {
+    const out = { supportsWebCodecsH264Decode: Browser.supportsWebCodecsH264Decode,
+                  videoDecoder: 'VideoDecoder' in window,
+                  secureContext: window.isSecureContext, configs: {} };
+    if (!out.videoDecoder) return out;
+    for (const codec of ['avc1.42E01F', 'avc1.4D401F', 'avc1.64001F']) {
+        try {
+            const r = await VideoDecoder.isConfigSupported({ codec, codedWidth: 1280,
+                                                             codedHeight: 720,
+                                                             optimizeForLatency: true });
+            out.configs[codec] = !!r.supported;
+        } catch (e) {
+            out.configs[codec] = 'error: ' + e;
+        }
+    }
+    return out;
+}
+
+function wrapCounting(obj, method, onDone) {
+    const orig = obj[method];
+    obj[method] = function (...args) {
+        const r = orig.apply(this, args);
+        if (r) onDone(args);
+        return r;
+    };
+}
+
+// p: {url, password, qualityLevel, compressionLevel, drop: [encodings],
+//     shots: [{notBefore, afterConnectMs, quietMs, deadline}],
+//     sessionTimeoutMs, expectFailure}
+//   notBefore, deadline: Date.now() values (epoch ms) or null;
+//   a shot is taken once now >= notBefore, the connection is afterConnectMs
+//   old, no rect arrived for quietMs and noVNC's render queue is empty; at
+//   its deadline it is taken anyway and marked timedOut.
+// Resolves with what happened once every shot is taken, the connection
+// fails or ends, or sessionTimeoutMs passes.
+window.startSession = async function (p) {
+    snaps = [];
+    const result = {
+        webcodecs: await probeWebCodecs(),
+        events: [], encodingsOffered: [], encodingsSent: [], rects: {},
+        tightJpegRects: 0, videoFrames: 0, lossyRects: {}, snapshots: [], fb: null,
+        connectMs: null, firstRectMs: null, timedOut: false, error: null,
+    };
+    const st = { result, drop: new Set(p.drop || []), lastRectAt: null,
+                 connectedAt: null, ended: false };
+    current = st;
+    const t0 = Date.now();
+    const screen = document.getElementById('screen');
+    screen.innerHTML = '';
+
+    let rfb;
+    try {
+        rfb = new RFB(screen, p.url, { shared: true,
+                                       credentials: p.password != null ? { password: p.password } : {} });
+    } catch (e) {
+        result.error = 'new RFB: ' + e;
+        current = null;
+        return result;
+    }
+    rfb.viewOnly = true;
+    if (p.qualityLevel != null) rfb.qualityLevel = p.qualityLevel;
+    if (p.compressionLevel != null) rfb.compressionLevel = p.compressionLevel;
+
+    // Pixels that were ever covered by a lossy rect, in the framebuffer's
+    // current size (reset when it changes).
+    let mask = null;
+    const markLossy = (kind, x, y, w, h) => {
+        const W = rfb._fbWidth, H = rfb._fbHeight;
+        if (mask === null || mask.length !== W * H) mask = new Uint8Array(W * H);
+        const key = kind + ' ' + [x, y, w, h].join(',');
+        result.lossyRects[key] = (result.lossyRects[key] || 0) + 1;
+        for (let yy = Math.max(0, y); yy < Math.min(H, y + h); yy++) {
+            mask.fill(1, yy * W + Math.max(0, x), yy * W + Math.min(W, x + w));
+        }
+    };
+    const noteRect = (enc) => {
+        result.rects[enc] = (result.rects[enc] || 0) + 1;
+        st.lastRectAt = Date.now();
+        if (result.firstRectMs === null) result.firstRectMs = st.lastRectAt - t0;
+    };
+    for (const [enc, dec] of Object.entries(rfb._decoders)) {
+        wrapCounting(dec, 'decodeRect', (a) => {
+            noteRect(enc);
+            if (enc === '50') markLossy('h264', a[0], a[1], a[2], a[3]);
+            if (enc === '21') markLossy('jpeg', a[0], a[1], a[2], a[3]);
+        });
+    }
+    const tight = rfb._decoders[7];
+    if (tight && tight._jpegRect) {
+        wrapCounting(tight, '_jpegRect', (a) => {
+            result.tightJpegRects++;
+            markLossy('tight-jpeg', a[0], a[1], a[2], a[3]);
+        });
+    }
+    const display = rfb._display;
+    const origVideoFrame = display.videoFrame;
+    display.videoFrame = function (...args) {
+        result.videoFrames++;
+        return origVideoFrame.apply(this, args);
+    };
+
+    let finish;
+    const done = new Promise((resolve) => { finish = resolve; });
+
+    rfb.addEventListener('connect', () => {
+        st.connectedAt = Date.now();
+        result.connectMs = st.connectedAt - t0;
+        result.events.push('connect');
+    });
+    rfb.addEventListener('disconnect', (e) => {
+        result.events.push('disconnect:' + (e.detail.clean ? 'clean' : 'unclean'));
+        st.ended = true;
+    });
+    rfb.addEventListener('securityfailure', (e) => {
+        result.events.push('securityfailure:' + e.detail.status +
+                           (e.detail.reason ? ':' + e.detail.reason : ''));
+    });
+    rfb.addEventListener('credentialsrequired', (e) => {
+        result.events.push('credentialsrequired:' + (e.detail.types || []).join(','));
+        if (p.password == null) rfb.disconnect();
+    });
+    rfb.addEventListener('desktopname', (e) => {
+        result.events.push('desktopname:' + e.detail.name);
+    });
+
+    const shots = p.shots || [];
+    const deadlineAll = t0 + (p.sessionTimeoutMs || 30000);
+    const timer = setInterval(() => {
+        const now = Date.now();
+        if (st.ended || now > deadlineAll) {
+            if (!st.ended) result.timedOut = true;
+            clearInterval(timer);
+            finish();
+            return;
+        }
+        if (st.connectedAt === null || snaps.length >= shots.length) return;
+        const s = shots[snaps.length];
+        const late = s.deadline != null && now >= s.deadline;
+        if (!late) {
+            if (s.notBefore != null && now < s.notBefore) return;
+            if (now - st.connectedAt < (s.afterConnectMs || 0)) return;
+            if (s.quietMs) {
+                if (st.lastRectAt === null || now - st.lastRectAt < s.quietMs) return;
+                if (display.pending()) return;
+            }
+        }
+        const w = rfb._fbWidth, h = rfb._fbHeight;
+        const ctx = rfb._canvas.getContext('2d');
+        const img = ctx.getImageData(0, 0, w, h);
+        snaps.push({ data: img.data,
+                     mask: mask !== null && mask.length === w * h ? mask.slice() : new Uint8Array(w * h) });
+        result.snapshots.push({
+            t: now, width: w, height: h, timedOut: late,
+            sinceRectMs: st.lastRectAt === null ? null : now - st.lastRectAt,
+            rects: Object.values(result.rects).reduce((a, b) => a + b, 0),
+            videoFrames: result.videoFrames, tightJpegRects: result.tightJpegRects,
+        });
+        if (snaps.length >= shots.length && !p.stayConnected) {
+            clearInterval(timer);
+            finish();
+        }
+    }, 4);
+
+    await done;
+    result.fb = [rfb._fbWidth, rfb._fbHeight];
+    result.capabilities = rfb.capabilities;
+    if (!st.ended) {
+        const gone = new Promise((resolve) => {
+            rfb.addEventListener('disconnect', resolve);
+            setTimeout(resolve, 1000);
+        });
+        rfb.disconnect();
+        await gone;
+    }
+    current = null;
+    return result;
+};
+
+// Snapshot i as base64: its RGBA pixels, or with what == 'mask' its lossy mask
+// (one byte per pixel, 1 = a lossy rect covered it at some time).
+window.snapshotBase64 = function (i, what) {
+    const d = what === 'mask' ? snaps[i].mask : snaps[i].data;
+    let s = '';
+    const step = 0x8000;
+    for (let o = 0; o < d.length; o += step) {
+        s += String.fromCharCode.apply(null, d.subarray(o, o + step));
+    }
+    return btoa(s);
+};
+
+window.harnessReady = true;

@@ -1,0 +1,320 @@
+#include "transport/vnc/vnc_security.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "auth/sasl_auth.h"
+#include "auth/tls_layer.h"
+#include "auth/vnc_des.h"
+#include "core/log.h"
+#include "transport/vnc/rfb_wire.h"
+
+namespace tessera::vnc {
+
+using net::time_left;
+
+namespace {
+
+struct MethodInfo {
+  Method m;
+  const char* key;
+  const char* name;
+  uint32_t subtype;  // 0: not VeNCrypt
+};
+
+constexpr MethodInfo kMethods[] = {
+    {Method::None, "none", "None", 0},
+    {Method::VncAuth, "vnc", "VncAuth", 0},
+    {Method::Sasl, "sasl", "SASL", 0},
+    {Method::X509None, "x509none", "VeNCrypt X509None", rfb::kX509None},
+    {Method::X509Vnc, "x509vnc", "VeNCrypt X509Vnc", rfb::kX509Vnc},
+    {Method::X509Plain, "x509plain", "VeNCrypt X509Plain", rfb::kX509Plain},
+    {Method::X509Sasl, "x509sasl", "VeNCrypt X509SASL", rfb::kX509Sasl},
+    {Method::TlsNone, "tlsnone", "VeNCrypt TLSNone", rfb::kTlsNone},
+    {Method::TlsVnc, "tlsvnc", "VeNCrypt TLSVnc", rfb::kTlsVnc},
+    {Method::TlsPlain, "tlsplain", "VeNCrypt TLSPlain", rfb::kTlsPlain},
+    {Method::TlsSasl, "tlssasl", "VeNCrypt TLSSASL", rfb::kTlsSasl},
+};
+
+const MethodInfo& info(Method m) {
+  for (const auto& i : kMethods)
+    if (i.m == m) return i;
+  return kMethods[0];
+}
+
+constexpr size_t kMaxPlainField = 1024;
+constexpr size_t kMaxSaslData = 64 * 1024;
+constexpr size_t kMaxMechName = 100;
+
+uint8_t read_u8(Socket& s, Deadline d, const char* what) {
+  uint8_t b;
+  s.read_exact(&b, 1, time_left(d), what);
+  return b;
+}
+
+uint32_t read_u32(Socket& s, Deadline d, const char* what) {
+  uint8_t b[4];
+  s.read_exact(b, 4, time_left(d), what);
+  return BeReader(b, what).u32();
+}
+
+std::string read_string(Socket& s, Deadline d, size_t len, const char* what) {
+  std::string v(len, '\0');
+  if (len) s.read_exact(v.data(), len, time_left(d), what);
+  return v;
+}
+
+// SecurityResult "failed": 3.8 carries a reason, older versions just close.
+[[noreturn]] void refuse(Socket& s, int minor, const std::string& why, bool credentials) {
+  BeWriter w;
+  w.u32(1);
+  if (minor >= 8) w.u32(uint32_t(why.size())).str(why);
+  try {
+    s.write_all(w.take());
+  } catch (const net::ProtocolError&) {
+  }
+  if (credentials) throw AuthRefused(why);
+  throw net::ProtocolError(why);
+}
+
+void accepted(Socket& s) { s.write_all(BeWriter().u32(0).take()); }
+
+std::string vnc_auth(Socket& s, const SecurityConfig& cfg, int minor, Deadline d) {
+  VncChallenge challenge = vnc_random_challenge();
+  s.write_all(std::span<const uint8_t>(challenge));
+  VncChallenge response{};
+  s.read_exact(response.data(), response.size(), time_left(d), "VNC authentication response");
+  if (!cfg.password || !vnc_auth_check(*cfg.password, challenge, response))
+    refuse(s, minor, "Authentication failed", true);
+  accepted(s);
+  return "";
+}
+
+std::string plain_auth(Socket& s, const SecurityConfig& cfg, int minor, Deadline d) {
+  uint32_t ulen = read_u32(s, d, "Plain user name length");
+  uint32_t plen = read_u32(s, d, "Plain password length");
+  if (ulen > kMaxPlainField || plen > kMaxPlainField)
+    throw net::ProtocolError(fmt::format("Plain credentials of {} + {} bytes (limit {} each)", ulen, plen,
+                                         kMaxPlainField));
+  std::string user = read_string(s, d, ulen, "Plain user name");
+  std::string pass = read_string(s, d, plen, "Plain password");
+  bool ok;
+  if (cfg.sasl) {
+    SaslAuth sasl("vnc", sasl_address(s.fd(), true), sasl_address(s.fd(), false), 1);
+    ok = sasl.check_password(user, pass);
+  } else {
+    std::array<uint8_t, 256> a{}, b{};
+    std::memcpy(a.data(), pass.data(), std::min(pass.size(), a.size()));
+    if (cfg.password) std::memcpy(b.data(), cfg.password->data(), std::min(cfg.password->size(), b.size()));
+    ok = cfg.password && pass.size() == cfg.password->size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    OPENSSL_cleanse(a.data(), a.size());
+    OPENSSL_cleanse(b.data(), b.size());
+  }
+  OPENSSL_cleanse(pass.data(), pass.size());
+  if (!ok) refuse(s, minor, "Authentication failed", true);
+  accepted(s);
+  return " as " + user;
+}
+
+// QEMU's SASL framing (big-endian lengths; client data counts one closing byte).
+std::optional<std::string> read_sasl_data(Socket& s, Deadline d, const char* what) {
+  uint32_t len = read_u32(s, d, what);
+  if (len == 0) return std::nullopt;
+  if (len > kMaxSaslData) throw net::ProtocolError(fmt::format("{} of {} bytes (limit {})", what, len, kMaxSaslData));
+  std::string v = read_string(s, d, len, what);
+  v.pop_back();  // the closing byte, not always a NUL (binary GSSAPI tokens)
+  return v;
+}
+
+void write_sasl_reply(Socket& s, const SaslAuth::Step& st) {
+  BeWriter w;
+  if (st.out) {
+    w.u32(uint32_t(st.out->size() + 1)).str(*st.out).u8(0);
+  } else {
+    w.u32(0);
+  }
+  w.u8(st.done ? 1 : 0);
+  s.write_all(w.take());
+}
+
+std::string sasl_auth(Socket& s, int minor, unsigned tls_bits, Deadline d) {
+  SaslAuth sasl("vnc", sasl_address(s.fd(), true), sasl_address(s.fd(), false), tls_bits);
+  std::string list;
+  for (const auto& m : sasl.mechanisms()) list += (list.empty() ? "" : ",") + m;
+  spdlog::debug("vnc {}: SASL mechanisms offered: {}", s.peer(), list.empty() ? "none" : list);
+  if (list.empty())
+    refuse(s, minor,
+           tls_bits ? "no SASL mechanism is configured"
+                    : "no configured SASL mechanism gives a security layer, which a connection without TLS needs",
+           true);
+  s.write_all(BeWriter().u32(uint32_t(list.size())).str(list).take());
+  uint32_t nlen = read_u32(s, d, "SASL mechanism name length");
+  if (nlen == 0 || nlen > kMaxMechName)
+    throw net::ProtocolError(fmt::format("SASL mechanism name of {} bytes (must be 1..{})", nlen, kMaxMechName));
+  std::string mech = read_string(s, d, nlen, "SASL mechanism name");
+  auto in = read_sasl_data(s, d, "SASL start data");
+  SaslAuth::Step st;
+  try {
+    st = sasl.start(mech, in);
+    for (;;) {
+      write_sasl_reply(s, st);
+      if (st.done) break;
+      in = read_sasl_data(s, d, "SASL step data");
+      st = sasl.step(in);
+    }
+  } catch (const SaslError& e) {
+    throw AuthRefused(e.what());
+  }
+  try {
+    sasl.check_strength();
+  } catch (const SaslError& e) {
+    refuse(s, minor, e.what(), true);
+  }
+  std::string who = fmt::format(" {} as {}", sasl.mechanism(), sasl.username());
+  unsigned ssf = sasl.ssf();
+  accepted(s);  // in clear; the layer starts after it
+  if (auto layer = sasl.make_layer(s.fd())) {
+    s.set_layer(std::move(layer));
+    who += fmt::format(", security layer SSF {}", ssf);
+  }
+  return who;
+}
+
+}  // namespace
+
+std::optional<Method> parse_method(const std::string& name) {
+  for (const auto& i : kMethods)
+    if (name == i.key) return i.m;
+  return std::nullopt;
+}
+
+const char* method_name(Method m) { return info(m).name; }
+bool is_vencrypt(Method m) { return info(m).subtype != 0; }
+bool is_anonymous_tls(Method m) {
+  return m == Method::TlsNone || m == Method::TlsVnc || m == Method::TlsPlain || m == Method::TlsSasl;
+}
+uint32_t vencrypt_subtype(Method m) { return info(m).subtype; }
+
+void SecurityConfig::validate() const {
+  if (offer.empty()) throw std::invalid_argument("no VNC security type is offered");
+  for (Method m : offer) {
+    std::string name = info(m).key;
+    bool x509_needed = m == Method::X509None || m == Method::X509Vnc || m == Method::X509Plain || m == Method::X509Sasl;
+    if (x509_needed && !x509) throw std::invalid_argument(name + " needs certificates (--x509-dir)");
+    if (is_anonymous_tls(m) && !anon) throw std::invalid_argument(name + " needs anonymous TLS set up");
+    bool needs_password = m == Method::VncAuth || m == Method::X509Vnc || m == Method::TlsVnc;
+    if (needs_password && !password) throw std::invalid_argument(name + " needs --password-file");
+    bool plain = m == Method::X509Plain || m == Method::TlsPlain;
+    if (plain && !password && !sasl) throw std::invalid_argument(name + " needs --password-file or --sasl");
+    bool sasl_needed = m == Method::Sasl || m == Method::X509Sasl || m == Method::TlsSasl;
+    if (sasl_needed && !sasl) throw std::invalid_argument(name + " needs --sasl");
+  }
+}
+
+HandshakeResult run_security(Socket& s, const SecurityConfig& cfg, Deadline d) {
+  HandshakeResult res;
+  s.write_all(std::span(reinterpret_cast<const uint8_t*>("RFB 003.008\n"), 12));
+  char v[12];
+  s.read_exact(v, 12, time_left(d), "protocol version");
+  int major = 0, minor = 0;
+  if (std::memcmp(v, "RFB ", 4) != 0 || v[7] != '.' || v[11] != '\n' ||
+      std::sscanf(v + 4, "%3d.%3d", &major, &minor) != 2)
+    throw net::ProtocolError("not an RFB client (its first 12 bytes are not \"RFB xxx.yyy\\n\")");
+  if (major != 3) throw net::ProtocolError(fmt::format("RFB protocol {}.{} is not supported (3.x only)", major, minor));
+  res.minor = minor >= 8 ? 8 : minor == 7 ? 7 : 3;
+
+  Method chosen;
+  if (res.minor == 3) {
+    // The server chooses, and only None or VNC authentication exist for 3.3.
+    auto it = std::find_if(cfg.offer.begin(), cfg.offer.end(),
+                           [](Method m) { return m == Method::None || m == Method::VncAuth; });
+    if (it == cfg.offer.end()) {
+      std::string why = "No supported security type for 3.3 client";
+      s.write_all(BeWriter().u32(0).u32(uint32_t(why.size())).str(why).take());
+      throw net::ProtocolError("an RFB 3.3 client can only use None or VNC authentication, neither is offered");
+    }
+    chosen = *it;
+    s.write_all(BeWriter().u32(chosen == Method::None ? rfb::kSecNone : rfb::kSecVncAuth).take());
+  } else {
+    std::vector<uint8_t> types;
+    for (Method m : cfg.offer) {
+      uint8_t t = is_vencrypt(m) ? rfb::kSecVeNCrypt
+                  : m == Method::None ? rfb::kSecNone
+                  : m == Method::VncAuth ? rfb::kSecVncAuth
+                                         : rfb::kSecSasl;
+      if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
+    }
+    BeWriter w;
+    w.u8(uint8_t(types.size())).bytes(types);
+    s.write_all(w.take());
+    uint8_t t = read_u8(s, d, "security type");
+    if (std::find(types.begin(), types.end(), t) == types.end())
+      refuse(s, res.minor, "Requested security type is not available",
+             false);
+    if (t == rfb::kSecVeNCrypt) {
+      s.write_all(BeWriter().u8(0).u8(2).take());
+      uint8_t vmaj = read_u8(s, d, "VeNCrypt version"), vmin = read_u8(s, d, "VeNCrypt version");
+      if (vmaj != 0 || vmin != 2) {
+        s.write_all(BeWriter().u8(1).take());
+        throw net::ProtocolError(fmt::format("VeNCrypt version {}.{} (only 0.2 is served)", vmaj, vmin));
+      }
+      std::vector<Method> subs;
+      for (Method m : cfg.offer)
+        if (is_vencrypt(m)) subs.push_back(m);
+      BeWriter l;
+      l.u8(0).u8(uint8_t(subs.size()));
+      for (Method m : subs) l.u32(vencrypt_subtype(m));
+      s.write_all(l.take());
+      uint32_t sub = read_u32(s, d, "VeNCrypt sub-type");
+      auto it = std::find_if(subs.begin(), subs.end(), [&](Method m) { return vencrypt_subtype(m) == sub; });
+      if (it == subs.end()) {
+        s.write_all(BeWriter().u8(0).take());
+        throw net::ProtocolError(fmt::format("VeNCrypt sub-type {} was not offered", sub));
+      }
+      chosen = *it;
+      s.write_all(BeWriter().u8(1).take());  // accepted: TLS starts now
+      auto ctx = is_anonymous_tls(chosen) ? cfg.anon : cfg.x509;
+      s.set_layer(TlsLayer::accept(ctx, s.fd(), d));
+    } else {
+      chosen = t == rfb::kSecNone ? Method::None : t == rfb::kSecVncAuth ? Method::VncAuth : Method::Sasl;
+    }
+  }
+
+  res.auth = method_name(chosen);
+  switch (chosen) {
+    case Method::None:
+      if (res.minor >= 8) accepted(s);
+      break;
+    case Method::X509None:
+    case Method::TlsNone:
+      accepted(s);
+      break;
+    case Method::VncAuth:
+    case Method::X509Vnc:
+    case Method::TlsVnc:
+      vnc_auth(s, cfg, res.minor, d);
+      break;
+    case Method::X509Plain:
+    case Method::TlsPlain:
+      res.auth += plain_auth(s, cfg, res.minor, d);
+      break;
+    case Method::Sasl:
+    case Method::X509Sasl:
+    case Method::TlsSasl: {
+      unsigned bits = 0;
+      if (auto* t = dynamic_cast<TlsLayer*>(s.layer())) bits = std::max(1u, t->cipher_bits());
+      res.auth += sasl_auth(s, res.minor, bits, d);
+      break;
+    }
+  }
+  if (auto* t = dynamic_cast<TlsLayer*>(s.layer())) {
+    res.auth += " over " + t->describe();
+    if (std::string subject = t->peer_subject(); !subject.empty()) res.auth += ", client certificate " + subject;
+  }
+  return res;
+}
+
+}  // namespace tessera::vnc

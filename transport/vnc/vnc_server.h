@@ -1,0 +1,59 @@
+#pragma once
+// The VNC server: one port, the RFB handshake and security for every connection under the same
+// link-stage limits as SPICE (a deadline, caps on unauthenticated connections, per-address
+// backoff), then a VncConnection per client. A thread per connection, so a slow or hostile
+// client only holds up itself.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "auth/auth_guard.h"
+#include "core/frame_hub.h"
+#include "core/input_event.h"
+#include "transport/vnc/vnc_connection.h"
+#include "transport/vnc/vnc_security.h"
+
+namespace tessera::vnc {
+
+struct VncServerConfig {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 5900;  // 0 picks a free port
+  SecurityConfig security;
+  VncSettings session;
+  AuthLimits limits;
+  std::chrono::milliseconds link_timeout{10000};
+  size_t max_connections = 256;
+};
+
+class VncServer {
+ public:
+  VncServer(VncServerConfig config, FrameHub& hub, InputSink input);
+  ~VncServer();
+  void start();
+  void stop();
+  uint16_t port() const { return port_; }
+  size_t connection_count() const;
+
+ private:
+  void accept_loop();
+  void serve(std::unique_ptr<net::Socket> socket, std::unique_ptr<AuthGuard::Slot> slot);
+
+  VncServerConfig config_;
+  FrameHub& hub_;
+  InputSink input_;
+  AuthGuard guard_;
+  int listen_fd_ = -1;
+  int wake_pipe_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::thread acceptor_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::set<net::Socket*> sockets_;
+  size_t threads_ = 0;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+};
+
+}  // namespace tessera::vnc

@@ -1,0 +1,369 @@
+// The VNC server against a raw RFB client: handshakes for each protocol version and security
+// type, pixel formats, and hostile clients, each of which loses only its own connection with a
+// logged reason.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "auth/vnc_des.h"
+#include "capture/demo_source.h"
+#include "tests/log_capture.h"
+#include "transport/vnc/pixel_format.h"
+#include "transport/vnc/rfb_wire.h"
+#include "transport/vnc/vnc_server.h"
+
+using namespace tessera;
+using namespace tessera::vnc;
+using namespace tessera::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A blocking RFB client that tests drive byte by byte.
+class Rfb {
+ public:
+  explicit Rfb(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
+  }
+  ~Rfb() { ::close(fd_); }
+  void send(const std::vector<uint8_t>& b) { ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), ssize_t(b.size())); }
+  void send(const std::string& s) { send(std::vector<uint8_t>(s.begin(), s.end())); }
+  bool recv(void* buf, size_t n, int timeout_ms = 5000) {
+    auto* p = static_cast<uint8_t*>(buf);
+    size_t got = 0;
+    while (got < n) {
+      pollfd pf{fd_, POLLIN, 0};
+      if (::poll(&pf, 1, timeout_ms) <= 0) return false;
+      ssize_t r = ::recv(fd_, p + got, n - got, 0);
+      if (r <= 0) return false;
+      got += size_t(r);
+    }
+    return true;
+  }
+  std::vector<uint8_t> bytes(size_t n) {
+    std::vector<uint8_t> b(n);
+    if (!recv(b.data(), n)) b.clear();
+    return b;
+  }
+  uint32_t u32() {
+    auto b = bytes(4);
+    return b.size() == 4 ? BeReader(b, "u32").u32() : 0xFFFFFFFF;
+  }
+  uint8_t u8() {
+    auto b = bytes(1);
+    return b.empty() ? 0xFF : b[0];
+  }
+  bool closed(int timeout_ms = 5000) {
+    uint8_t buf[4096];
+    for (;;) {
+      pollfd pf{fd_, POLLIN, 0};
+      if (::poll(&pf, 1, timeout_ms) <= 0) return false;
+      if (::recv(fd_, buf, sizeof buf, 0) <= 0) return true;
+    }
+  }
+  // Version and the 3.7+ type list; returns the offered types.
+  std::vector<uint8_t> hello(const char* version = "RFB 003.008\n") {
+    EXPECT_EQ(bytes(12).size(), 12u);
+    send(std::string(version));
+    uint8_t n = u8();
+    return bytes(n);
+  }
+  // ClientInit and ServerInit: returns the framebuffer size.
+  std::pair<int, int> init() {
+    send(std::vector<uint8_t>{1});
+    auto h = bytes(24);
+    if (h.size() != 24) return {0, 0};
+    BeReader r(h, "ServerInit");
+    int w = r.u16(), ht = r.u16();
+    r.skip(16);
+    bytes(r.u32());
+    return {w, ht};
+  }
+  int fd_ = -1;
+};
+
+class VncServerTest : public ::testing::Test {
+ protected:
+  void start(SecurityConfig sec) {
+    DemoSource d({96, 64}, 30);
+    frame = std::make_shared<Frame>(d.render(2));
+    hub.publish(frame, Region(frame->bounds()));
+    VncServerConfig cfg;
+    cfg.port = 0;
+    cfg.security = std::move(sec);
+    cfg.link_timeout = 1000ms;
+    server = std::make_unique<VncServer>(cfg, hub, [](const InputEvent&) {});
+    server->start();
+  }
+  static SecurityConfig none() {
+    SecurityConfig s;
+    s.offer = {Method::None};
+    return s;
+  }
+  void TearDown() override {
+    if (server) server->stop();
+    hub.close();
+  }
+  // Requests a full update in `pf` with Raw and returns the client's pixels.
+  std::vector<uint8_t> raw_frame(Rfb& c, const PixelFormat* pf = nullptr) {
+    if (pf) {
+      BeWriter w;
+      w.u8(0).zeros(3);
+      pf->write(w.buffer());
+      c.send(w.take());
+    }
+    c.send(BeWriter().u8(2).u8(0).u16(1).s32(0).take());
+    c.send(BeWriter().u8(3).u8(0).u16(0).u16(0).u16(96).u16(64).take());
+    auto head = c.bytes(4);
+    if (head.size() != 4 || head[0] != 0) return {};
+    size_t nrects = size_t(head[2]) << 8 | head[3];
+    size_t bpp = pf ? pf->bytes_per_pixel() : 4;
+    std::vector<uint8_t> fb(96 * 64 * bpp);
+    for (size_t i = 0; i < nrects; ++i) {
+      auto rh = c.bytes(12);
+      BeReader r(rh, "rect");
+      int x = r.u16(), y = r.u16(), w = r.u16(), h = r.u16();
+      EXPECT_EQ(r.s32(), 0);
+      auto px = c.bytes(size_t(w) * size_t(h) * bpp);
+      for (int row = 0; row < h; ++row)
+        std::memcpy(&fb[(size_t(y + row) * 96 + size_t(x)) * bpp], &px[size_t(row) * size_t(w) * bpp], size_t(w) * bpp);
+    }
+    return fb;
+  }
+
+  LogCapture logs;
+  FrameHub hub;
+  std::shared_ptr<Frame> frame;
+  std::unique_ptr<VncServer> server;
+};
+
+TEST_F(VncServerTest, NoneThenAnExactRawFrame) {
+  start(none());
+  Rfb c(server->port());
+  EXPECT_EQ(c.hello(), std::vector<uint8_t>{1});
+  c.send(std::vector<uint8_t>{1});
+  EXPECT_EQ(c.u32(), 0u);
+  EXPECT_EQ(c.init(), std::make_pair(96, 64));
+  auto fb = raw_frame(c);
+  ASSERT_EQ(fb.size(), 96u * 64 * 4);
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 96; ++x)
+      ASSERT_EQ(std::memcmp(&fb[(size_t(y) * 96 + size_t(x)) * 4], frame->row(y) + x, 3), 0) << x << "," << y;
+}
+
+TEST_F(VncServerTest, EveryTrueColourFormatIsServed) {
+  start(none());
+  PixelFormat formats[3];
+  formats[0].red_shift = 0;  // red and blue swapped, as noVNC and libvncclient ask
+  formats[0].blue_shift = 16;
+  formats[1].bpp = 16;  // 5-6-5, big-endian
+  formats[1].depth = 16;
+  formats[1].big_endian = true;
+  formats[1].red_max = 31;
+  formats[1].green_max = 63;
+  formats[1].blue_max = 31;
+  formats[1].red_shift = 11;
+  formats[1].green_shift = 5;
+  formats[1].blue_shift = 0;
+  formats[2].bpp = 8;  // BGR233
+  formats[2].depth = 8;
+  formats[2].red_max = 7;
+  formats[2].green_max = 7;
+  formats[2].blue_max = 3;
+  formats[2].red_shift = 0;
+  formats[2].green_shift = 3;
+  formats[2].blue_shift = 6;
+  for (const PixelFormat& pf : formats) {
+    Rfb c(server->port());
+    c.hello();
+    c.send(std::vector<uint8_t>{1});
+    ASSERT_EQ(c.u32(), 0u);
+    c.init();
+    auto fb = raw_frame(c, &pf);
+    ASSERT_EQ(fb.size(), 96u * 64 * pf.bytes_per_pixel()) << pf.describe();
+    std::vector<uint8_t> want;
+    pf.convert(*frame, frame->bounds(), want);
+    EXPECT_EQ(fb, want) << pf.describe();
+    // Spot check the packing against the definition.
+    uint32_t rgb = rgb_at(*frame, 5, 7);
+    uint32_t v = 0;
+    size_t bpp = pf.bytes_per_pixel();
+    for (size_t i = 0; i < bpp; ++i) {
+      uint8_t b = fb[(7 * 96 + 5) * bpp + i];
+      v |= pf.big_endian ? uint32_t(b) << (8 * (bpp - 1 - i)) : uint32_t(b) << (8 * i);
+    }
+    EXPECT_EQ(v >> pf.red_shift & pf.red_max, ((rgb >> 16 & 0xFF) * pf.red_max + 127) / 255) << pf.describe();
+  }
+}
+
+TEST_F(VncServerTest, Version33ClientsGetNoneOrVncAuthOnly) {
+  start(none());
+  Rfb c(server->port());
+  c.bytes(12);
+  c.send(std::string("RFB 003.003\n"));
+  EXPECT_EQ(c.u32(), 1u);  // the server chose None, and no SecurityResult follows in 3.3
+  EXPECT_EQ(c.init(), std::make_pair(96, 64));
+}
+
+TEST_F(VncServerTest, Version33ClientWithoutAUsableTypeIsToldWhy) {
+  SecurityConfig s;
+  s.offer = {Method::X509None};
+  s.x509 = nullptr;
+  s.offer = {Method::TlsNone};
+  s.anon = TlsContext::anonymous();
+  start(s);
+  Rfb c(server->port());
+  c.bytes(12);
+  c.send(std::string("RFB 003.003\n"));
+  EXPECT_EQ(c.u32(), 0u);
+  uint32_t len = c.u32();
+  auto why = c.bytes(len);
+  EXPECT_EQ(std::string(why.begin(), why.end()), "No supported security type for 3.3 client");
+  EXPECT_TRUE(logs.wait_for("an RFB 3.3 client can only use None or VNC authentication"));
+}
+
+TEST_F(VncServerTest, VncAuthenticationRightAndWrong) {
+  SecurityConfig s;
+  s.offer = {Method::VncAuth};
+  s.password = "s3cret!x";
+  start(s);
+  for (std::string pw : {"s3cret!x", "wrong"}) {
+    Rfb c(server->port());
+    EXPECT_EQ(c.hello(), std::vector<uint8_t>{2});
+    c.send(std::vector<uint8_t>{2});
+    auto ch = c.bytes(16);
+    ASSERT_EQ(ch.size(), 16u);
+    VncChallenge challenge{};
+    std::copy(ch.begin(), ch.end(), challenge.begin());
+    auto resp = vnc_auth_response(pw, challenge);
+    c.send(std::vector<uint8_t>(resp.begin(), resp.end()));
+    uint32_t result = c.u32();
+    if (pw == "wrong") {
+      EXPECT_EQ(result, 1u);
+      uint32_t len = c.u32();
+      auto why = c.bytes(len);
+      EXPECT_EQ(std::string(why.begin(), why.end()), "Authentication failed");
+      EXPECT_TRUE(c.closed());
+      EXPECT_TRUE(logs.wait_for("authentication failed: Authentication failed"));
+    } else {
+      EXPECT_EQ(result, 0u);
+      EXPECT_EQ(c.init(), std::make_pair(96, 64));
+    }
+  }
+  EXPECT_FALSE(logs.contains("s3cret")) << "the password reached the log";
+}
+
+TEST_F(VncServerTest, HostileHandshakes) {
+  start(none());
+  {
+    Rfb c(server->port());
+    c.bytes(12);
+    c.send(std::string("GET / HTTP/1.1\r\n\r\n"));
+    EXPECT_TRUE(c.closed());
+    EXPECT_TRUE(logs.wait_for("not an RFB client"));
+  }
+  {
+    Rfb c(server->port());
+    c.bytes(12);
+    c.send(std::string("RFB 004.000\n"));
+    EXPECT_TRUE(c.closed());
+    EXPECT_TRUE(logs.wait_for("RFB protocol 4.0 is not supported"));
+  }
+  {
+    Rfb c(server->port());
+    c.hello();
+    c.send(std::vector<uint8_t>{19});  // VeNCrypt was not offered
+    EXPECT_EQ(c.u32(), 1u);
+    uint32_t len = c.u32();
+    auto why = c.bytes(len);
+    EXPECT_EQ(std::string(why.begin(), why.end()), "Requested security type is not available");
+  }
+  {
+    Rfb c(server->port());  // says nothing: the link deadline ends it
+    c.bytes(12);
+    EXPECT_TRUE(c.closed(3000));
+    EXPECT_TRUE(logs.wait_for("timed out waiting for protocol version"));
+  }
+}
+
+TEST_F(VncServerTest, HostileMessagesCloseOnlyThatClient) {
+  start(none());
+  Rfb good(server->port());
+  good.hello();
+  good.send(std::vector<uint8_t>{1});
+  good.u32();
+  good.init();
+  auto open = [&] {
+    auto c = std::make_unique<Rfb>(server->port());
+    c->hello();
+    c->send(std::vector<uint8_t>{1});
+    c->u32();
+    c->init();
+    return c;
+  };
+  struct Case {
+    std::vector<uint8_t> bytes;
+    const char* reason;
+  };
+  std::vector<Case> cases = {
+      {BeWriter().u8(2).u8(0).u16(5000).take(), "SetEncodings lists 5000 encodings (limit 1024)"},
+      {BeWriter().u8(6).zeros(3).u32(50u << 20).take(), "clipboard text of 52428800 bytes (limit 1048576)"},
+      {BeWriter().u8(6).zeros(3).s32(-8).take(), "extended clipboard format, which was not negotiated"},
+      {BeWriter().u8(77).take(), "unknown message type 77"},
+      {BeWriter().u8(0).zeros(3).u8(24).u8(24).u8(0).u8(1).u16(255).u16(255).u16(255).u8(16).u8(8).u8(0).zeros(3).take(),
+       "pixel format with 24 bits per pixel"},
+      {BeWriter().u8(0).zeros(3).u8(8).u8(8).u8(0).u8(0).zeros(12).take(), "colour-map pixel formats are not served"},
+      {BeWriter().u8(248).zeros(3).u32(0x80000000).u8(200).take(), "fence payload of 200 bytes (limit 64)"},
+      {BeWriter().u8(150).u8(1).zeros(8).take(), "EnableContinuousUpdates without the ContinuousUpdates encoding"},
+      {BeWriter().u8(255).u8(9).take(), "QEMU client message subtype 9"},
+  };
+  for (const auto& k : cases) {
+    auto c = open();
+    c->send(k.bytes);
+    EXPECT_TRUE(c->closed()) << k.reason;
+    EXPECT_TRUE(logs.wait_for(k.reason)) << "no log line with: " << k.reason;
+  }
+  // The well-behaved client is still served.
+  auto fb = raw_frame(good);
+  EXPECT_EQ(fb.size(), 96u * 64 * 4);
+}
+
+TEST(VncPixelFormat, ParseRejectsWhatCannotBeServed) {
+  auto parse = [](std::vector<uint8_t> b) { return PixelFormat::parse(b); };
+  PixelFormat native = PixelFormat::server_native();
+  std::vector<uint8_t> b;
+  native.write(b);
+  EXPECT_EQ(parse(b), native);
+  b[4] = 0;  // red max 254: not a run of low bits
+  b[5] = 0xFE;
+  EXPECT_THROW(parse(b), ProtocolError);
+  std::vector<uint8_t> c;
+  native.write(c);
+  c[10] = 30;  // red shift 30 + 8 bits > 32
+  EXPECT_THROW(parse(c), ProtocolError);
+}
+
+TEST(VncDes, KnownAnswer) {
+  // VNC authentication of an all-zero challenge with an empty password: DES of zeros under the
+  // zero key, twice.
+  VncChallenge zero{};
+  auto r = vnc_auth_response("", zero);
+  const uint8_t want[8] = {0x8c, 0xa6, 0x4d, 0xe9, 0xc1, 0xb1, 0x23, 0xa7};
+  EXPECT_EQ(std::memcmp(r.data(), want, 8), 0);
+  EXPECT_EQ(std::memcmp(r.data() + 8, want, 8), 0);
+  EXPECT_TRUE(vnc_auth_check("", zero, r));
+  EXPECT_FALSE(vnc_auth_check("x", zero, r));
+}
+
+}  // namespace

@@ -9,8 +9,9 @@
  *   {"connected":bool,"error":"...","width":W,"height":H,"security_type":N,
  *    "security_subtype":N,"security_name":"...","encodings_seen":["zrle",...],
  *    "rects":{"zrle":N,...},"pseudo_rects":{"-258":N},"tight_jpeg_rects":N,"updates":N,"bytes":N,
- *    "complete":bool,"settled":bool,"pixel_format":"...","server_format":"...",
- *    "protocol":"3.8","desktop_name":"...","ms":N,"log":[...last lines...]}
+ *    "complete":bool,"settled":bool,"sasl_mech":"DIGEST-MD5","sasl_ssf":N|null,
+ *    "pixel_format":"...","server_format":"...","local_port":N,
+ *    "protocol":"3.8","desktop_name":"...","ms":N,"exit":N,"log":[...last lines...]}
  *
  * Exit status 0 if it connected and wrote a frame, 1 otherwise, 2 on bad usage.
  * It never hangs: an interval timer ends the process after --timeout-ms whatever
@@ -23,9 +24,16 @@
  *   bgr565   16 bpp, depth 16, little endian, R max 31 shift 0, G 63 << 5, B 31 << 11
  *   rgb565   16 bpp, depth 16, little endian, R 31 << 11, G 63 << 5, B 31 << 0
  *   bgr233    8 bpp, depth 8, R max 7 shift 0, G 7 << 3, B 3 << 6 (libvncclient's 8 bpp)
- * In the PPM a channel of n < 8 bits is written as value << (8 - n): the expected
- * picture for such a format is the source with the low 8 - n bits of each channel
- * cleared (a server that truncates, as QEMU and TigerVNC do).
+ * In the PPM a channel of n < 8 bits is written as value << (8 - n) (no bit
+ * replication), so the test computes the expected picture from the server's
+ * 8-to-n-bit rule: truncation (v >> (8 - n)) or rounding ((v * max + 127) / 255;
+ * TigerVNC 1.12 measured as (v * max + 128) / 255). libvncclient's Tight and
+ * ZRLE decoders get big-endian 32 bpp wrong (checked against Xvnc: raw and
+ * hextile exact, tight and zrle not): use be32 with raw/hextile only.
+ *
+ * SASL: user from --user, password from --password; --sasl-mech picks one of the
+ * server's mechanisms (else Cyrus picks). "sasl_mech"/"sasl_ssf" come from
+ * libvncclient's log (SSF 0: inside TLS, no SASL layer).
  *
  * "encodings_seen"/"rects" count the rectangles of pixel data by encoding; they
  * are read from the rectangle headers, which libvncclient does not expose: this
@@ -54,6 +62,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <rfb/rfbclient.h>
 
 /* ------------------------------------------------------------------ state */
@@ -76,6 +88,7 @@ struct options {
   int settle_ms;
   int timeout_ms;
   const char* pixel_format;
+  const char* sasl_mech; /* NULL: libvncclient/Cyrus choose from the server's list */
 };
 
 static struct options opt = {
@@ -112,6 +125,9 @@ static unsigned char* g_covered; /* width*height bytes, 1 = some rect covered it
 static int g_cov_w, g_cov_h;
 
 static char g_pf_desc[128] = "";
+static char g_sasl_mech[64] = "";
+static int g_sasl_ssf = -1;
+static int g_local_port = -1; /* our end of the TCP connection: the server logs it as the peer */
 static char g_server_pf[128] = "";
 
 static long long now_ms(void) {
@@ -276,6 +292,12 @@ static void emit_json(const char* error, int exit_code) {
   b_fmt(&b, "},\"tight_jpeg_rects\":%d,\"updates\":%d,\"bytes\":%llu", g_tight_jpeg, g_updates, g_bytes);
   b_fmt(&b, ",\"complete\":%s,\"settled\":%s", g_complete ? "true" : "false",
         g_settled ? "true" : "false");
+  b_str(&b, ",\"sasl_mech\":");
+  b_jstr(&b, g_sasl_mech);
+  if (g_sasl_ssf >= 0)
+    b_fmt(&b, ",\"sasl_ssf\":%d", g_sasl_ssf);
+  else
+    b_str(&b, ",\"sasl_ssf\":null");
   b_str(&b, ",\"pixel_format\":");
   b_jstr(&b, g_pf_desc);
   b_str(&b, ",\"server_format\":");
@@ -286,6 +308,7 @@ static void emit_json(const char* error, int exit_code) {
     b_str(&b, ",\"protocol\":null");
   b_str(&b, ",\"desktop_name\":");
   b_jstr(&b, c && g_connected && c->desktopName ? c->desktopName : "");
+  b_fmt(&b, ",\"local_port\":%d", g_local_port);
   b_fmt(&b, ",\"ms\":%lld,\"exit\":%d,\"log\":[", now_ms() - g_t0, exit_code);
   for (int i = first; i < g_log_n; i++) {
     if (i > first) b_str(&b, ",");
@@ -317,6 +340,18 @@ static void store_log(const char* fmt, va_list ap) {
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
   if (!n) return;
   fprintf(stderr, "libvncclient: %s\n", line);
+  /* The SASL mechanism and SSF are only visible in libvncclient's log. */
+  static const char mech_tag[] = "Server start negotiation with mech ";
+  const char* m = strstr(line, mech_tag);
+  if (m) {
+    m += sizeof mech_tag - 1;
+    size_t k = strcspn(m, ". ");
+    if (k >= sizeof g_sasl_mech) k = sizeof g_sasl_mech - 1;
+    memcpy(g_sasl_mech, m, k);
+    g_sasl_mech[k] = 0;
+  }
+  if (sscanf(line, "SASL SSF value %d", &g_sasl_ssf) != 1 && strstr(line, "Setting external SSF"))
+    g_sasl_ssf = 0; /* over TLS: no SASL layer (the TLS SSF is "external") */
   memcpy(g_log[g_log_n % N_LOG], line, n + 1);
   g_log_n++;
 }
@@ -421,6 +456,12 @@ static char* get_user(rfbClient* c) {
   return (char*)(opt.user ? opt.user : ""); /* SASL: not freed by libvncclient */
 }
 
+static char* get_sasl_mech(rfbClient* c, char* mechlist) {
+  (void)c;
+  log_fn("vnc_probe: server offers SASL mechanisms %s\n", mechlist);
+  return opt.sasl_mech ? strdup(opt.sasl_mech) : NULL; /* freed by libvncclient */
+}
+
 static char* dup_or_null(const char* s) { return s ? strdup(s) : NULL; }
 
 static rfbCredential* get_credential(rfbClient* c, int type) {
@@ -447,6 +488,15 @@ static rfbCredential* get_credential(rfbClient* c, int type) {
 }
 
 /* ------------------------------------------------------------------ helpers */
+
+static int local_port_of(rfbSocket sock) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(sock, (struct sockaddr*)&ss, &len) != 0) return -1;
+  if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in*)&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6*)&ss)->sin6_port);
+  return -1;
+}
 
 static int pending_input(rfbClient* c) {
   typedef size_t (*pending_fn)(void*);
@@ -553,6 +603,7 @@ static void usage(FILE* to) {
           "                 [--encodings \"tight zrle copyrect hextile zlib raw\"] [--quality N]\n"
           "                 [--compress N] [--out FILE.ppm] [--settle-ms N] [--timeout-ms N]\n"
           "                 [--bgr | --pixel-format default|bgrx|be32|bgr565|rgb565|bgr233]\n"
+          "                 [--sasl-mech MECH]\n"
           "Connects with libvncclient, writes the framebuffer as a PPM once no update came for\n"
           "--settle-ms (default 400), prints one JSON line. No --quality: no JPEG (lossless).\n"
           "Exit 0: connected and a frame written; 1: not; 2: usage. Hard limit --timeout-ms\n"
@@ -570,7 +621,7 @@ static int parse_int(const char* s, int* out) {
 
 static int parse_args(int argc, char** argv) {
   enum { O_HOST = 1000, O_PORT, O_AUTH, O_PW, O_USER, O_CA, O_CRL, O_CERT, O_KEY, O_ENC, O_Q,
-         O_C, O_OUT, O_SETTLE, O_TIMEOUT, O_BGR, O_PF, O_HELP };
+         O_C, O_OUT, O_SETTLE, O_TIMEOUT, O_BGR, O_PF, O_MECH, O_HELP };
   static const struct option lo[] = {
       {"host", required_argument, 0, O_HOST},      {"port", required_argument, 0, O_PORT},
       {"auth-types", required_argument, 0, O_AUTH}, {"password", required_argument, 0, O_PW},
@@ -580,7 +631,8 @@ static int parse_args(int argc, char** argv) {
       {"quality", required_argument, 0, O_Q},      {"compress", required_argument, 0, O_C},
       {"out", required_argument, 0, O_OUT},        {"settle-ms", required_argument, 0, O_SETTLE},
       {"timeout-ms", required_argument, 0, O_TIMEOUT}, {"bgr", no_argument, 0, O_BGR},
-      {"pixel-format", required_argument, 0, O_PF}, {"help", no_argument, 0, O_HELP},
+      {"pixel-format", required_argument, 0, O_PF}, {"sasl-mech", required_argument, 0, O_MECH},
+      {"help", no_argument, 0, O_HELP},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -625,6 +677,7 @@ static int parse_args(int argc, char** argv) {
         break;
       case O_BGR: opt.pixel_format = "bgr565"; break;
       case O_PF: opt.pixel_format = optarg; break;
+      case O_MECH: opt.sasl_mech = optarg; break;
       case O_HELP: usage(stdout); exit(0);
       default: return 0;
     }
@@ -683,6 +736,7 @@ int main(int argc, char** argv) {
   c->GetPassword = get_password;
   c->GetCredential = get_credential;
   c->GetUser = get_user;
+  c->GetSASLMechanism = get_sasl_mech;
   c->MallocFrameBuffer = malloc_fb;
   c->GotFrameBufferUpdate = got_update;
   c->FinishedFrameBufferUpdate = finished_update;
@@ -695,7 +749,7 @@ int main(int argc, char** argv) {
   const char* fail = NULL;
   if (!ConnectToRFBServer(c, c->serverHost, c->serverPort))
     fail = "TCP connect failed";
-  else if (!InitialiseRFBConnection(c))
+  else if ((g_local_port = local_port_of(c->sock)), !InitialiseRFBConnection(c))
     fail = "RFB handshake or authentication failed";
   else {
     c->width = c->si.framebufferWidth;

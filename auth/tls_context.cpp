@@ -196,6 +196,9 @@ std::shared_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::vecto
   SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1)
     throw std::runtime_error("TLS: cipher list refused: " + openssl_errors());
+  // No TLS 1.3 session tickets: they arrive after the handshake, together with the first data,
+  // and TigerVNC 1.12 then waits for data it has already read (half of its X509 connections hung).
+  SSL_CTX_set_num_tickets(c, 0);
   static const unsigned char sid_ctx[] = "tessera";
   SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
 

@@ -216,9 +216,11 @@ class FfmpegEncoder final : public VideoEncoder {
       set("preset", cfg_.preset.empty() ? "ultrafast" : cfg_.preset);
       set("tune", "zerolatency");
       // In-band SPS/PPS before every keyframe (no global header) and an AUD per frame.
-      set("x264-params", "aud=1:repeat-headers=1");
+      set("x264-params", cfg_.single_slice ? "aud=1:repeat-headers=1:sliced-threads=0:slices=1"
+                                           : "aud=1:repeat-headers=1");
       set("forced-idr", "1");
-      c->thread_count = 0;
+      // Frame threads would hold pictures back; without sliced threads, one thread it is.
+      c->thread_count = cfg_.single_slice ? 1 : 0;
     } else if (encoder_ == "libx265") {
       set("preset", cfg_.preset.empty() ? "ultrafast" : cfg_.preset);
       set("tune", "zerolatency");

@@ -152,7 +152,8 @@ class GstreamerEncoder final : public VideoEncoder {
         prop("bframes", "0");
         prop("b-adapt", "false");
         prop("rc-lookahead", "0");
-        prop("sliced-threads", "true");
+        prop("sliced-threads", cfg_.single_slice ? "false" : "true");
+        if (cfg_.single_slice) prop("threads", "1");
         prop("option-string", "repeat-headers=1");
       } else {
         prop("option-string", "repeat-headers=1:bframes=0:log-level=error");

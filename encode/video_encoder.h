@@ -34,6 +34,9 @@ struct VideoEncoderConfig {
   std::string preset;
   // Frames between forced keyframes; 0 = only on request (a reliable transport needs no more).
   int keyframe_interval = 0;
+  // One slice per picture. Some decoders take each slice for a picture of its own (noVNC's
+  // WebCodecs path shows green); x264 then gives up sliced threads and runs on one thread.
+  bool single_slice = false;
 };
 
 struct EncodedFrame {

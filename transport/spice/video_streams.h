@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/frame.h"
+#include "core/motion_boxes.h"
 #include "core/frame_change.h"
 #include "core/region.h"
 #include "encode/encoder_catalog.h"
@@ -45,11 +46,6 @@ uint8_t spice_codec_type(VideoCodec c);
 std::optional<VideoCodec> codec_of_spice_type(uint8_t type);
 unsigned spice_codec_cap(VideoCodec c);
 
-// Bounding boxes of the connected parts of `motion`, grown to even coordinates inside `bounds`.
-std::vector<Rect> motion_boxes(const Region& motion, const Rect& bounds);
-// `box` with sparse edges cut off (32-pixel strips, the sparsest first, while less than half
-// motion): a thin pointer trail joined to a video must not pull text into the stream.
-Rect trim_sparse_edges(Rect box, const Region& motion);
 
 // The largest part of `m` that copies only pixels the client holds exactly (outside `unsafe`)
 // and lands outside the live streams (`video`); nullopt when no part does.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/motion_boxes.h"
 #include "encode/color_convert.h"
 #include "encode/encoder_catalog.h"
 #include "transport/vnc/rect_encoder.h"
@@ -42,7 +43,14 @@ void H264Rects::reset() {
 
 size_t H264Rects::encode(const Frame& f, const Region& motion_area, std::vector<uint8_t>& out) {
   if (failed_ || motion_area.empty() || !encoders_->selected(VideoCodec::h264)) return 0;
-  Rect bounds = motion_area.bounds();
+  // The biggest connected part of the motion, without sparse edges (a pointer trail joined to
+  // a video must not pull text into it); other parts go as JPEG or lossless.
+  Rect bounds{};
+  for (const Rect& b : motion_boxes(motion_area, f.bounds())) {
+    Rect t = trim_sparse_edges(b, motion_area);
+    if (t.area() > bounds.area()) bounds = t;
+  }
+  if (bounds.area() == 0) return 0;
   if (!rect_ || !rect_->contains(bounds)) {
     auto r = video_rect(bounds, f.size());
     if (!r) return 0;
@@ -52,6 +60,7 @@ size_t H264Rects::encode(const Frame& f, const Region& motion_area, std::vector<
     cfg.width = r->width;
     cfg.height = r->height;
     cfg.bitrate_kbps = bitrate_kbps_;
+    cfg.single_slice = true;  // noVNC decodes each slice as a picture
     try {
       enc_ = encoders_->open(VideoCodec::h264, cfg);
     } catch (const std::exception& e) {

@@ -1,9 +1,10 @@
 #pragma once
 // Motion as "Open H.264" rectangles (RFB encoding 50) for clients that decode them (noVNC 1.6+,
 // TigerVNC 1.13+ built with libav). One decoder context per rect on the client, keyed by the
-// rect's exact position and size: the rect covers the motion area, aligned to 16 pixels and
-// kept inside the frame, and a new rect (a new context, starting with a keyframe) replaces it
-// when the motion area moves out of it.
+// rect's exact position and size: the rect covers the largest part of the motion area, aligned
+// to 16 pixels and kept inside the frame, and a new rect (a new context, starting with a
+// keyframe) replaces it when that part moves out of it. One slice per picture: noVNC hands
+// every slice to its decoder as a picture.
 #include <memory>
 #include <optional>
 #include <vector>

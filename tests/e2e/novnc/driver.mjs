@@ -73,7 +73,7 @@ let ORIGIN = null;
 // each); it is made again after a session that broke it.
 let page = null;
 let pageErrors = [];
-let consoleLines = [];
+let consoleLines = new Map();   // "type: text" -> count (the first 300 kinds)
 
 async function openPage(browser) {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 },
@@ -81,7 +81,12 @@ async function openPage(browser) {
     const p = await context.newPage();
     p.on('pageerror', (e) => pageErrors.push(String(e && e.stack || e)));
     p.on('console', (m) => {
-        if (consoleLines.length < 200) consoleLines.push(m.type() + ': ' + m.text());
+        const line = m.type() + ': ' + m.text();
+        if (consoleLines.has(line)) {
+            consoleLines.set(line, consoleLines.get(line) + 1);
+        } else if (consoleLines.size < 300) {
+            consoleLines.set(line, 1);
+        }
     });
     const t0 = Date.now();
     await p.goto(ORIGIN + '/harness.html', { waitUntil: 'load', timeout: 20000 });
@@ -92,7 +97,7 @@ async function openPage(browser) {
 
 async function runSession(browser, prm) {
     pageErrors = [];
-    consoleLines = [];
+    consoleLines = new Map();
     let result = null;
     let loadMs = 0;
     try {
@@ -120,7 +125,8 @@ async function runSession(browser, prm) {
         }
     }
     result.pageErrors = pageErrors;
-    result.console = consoleLines;
+    // Console output, each kind of line once with its count: "N x type: text".
+    result.console = Array.from(consoleLines, ([line, n]) => n + ' x ' + line);
     return result;
 }
 
@@ -156,7 +162,15 @@ async function main() {
         say({ fatal: 'cannot launch ' + chromiumPath + ': ' + e });
         process.exit(1);
     }
-    say({ ready: true, browser: browser.version() });
+    // Load the page now: its first load (noVNC's WebCodecs probe included)
+    // takes seconds, which must not fall into a session's schedule.
+    try {
+        page = await openPage(browser);
+    } catch (e) {
+        say({ fatal: 'cannot load the noVNC page: ' + e + '\n' + pageErrors.join('\n') });
+        process.exit(1);
+    }
+    say({ ready: true, browser: browser.version(), loadMs: page.loadMs });
 
     const rl = readline.createInterface({ input: process.stdin });
     for await (const line of rl) {

@@ -61,12 +61,13 @@ function wrapCounting(obj, method, onDone) {
 }
 
 // p: {url, password, qualityLevel, compressionLevel, drop: [encodings],
-//     shots: [{notBefore, afterConnectMs, quietMs, deadline}],
+//     shots: [{notBefore, afterConnectMs, minGapMs, quietMs, deadline}],
 //     sessionTimeoutMs, expectFailure}
 //   notBefore, deadline: Date.now() values (epoch ms) or null;
 //   a shot is taken once now >= notBefore, the connection is afterConnectMs
-//   old, no rect arrived for quietMs and noVNC's render queue is empty; at
-//   its deadline it is taken anyway and marked timedOut.
+//   old, the previous shot minGapMs old, no rect arrived for quietMs and
+//   noVNC's render queue is empty; at its deadline it is taken anyway and
+//   marked timedOut.
 // Resolves with what happened once every shot is taken, the connection
 // fails or ends, or sessionTimeoutMs passes.
 window.startSession = async function (p) {
@@ -114,6 +115,72 @@ window.startSession = async function (p) {
         st.lastRectAt = Date.now();
         if (result.firstRectMs === null) result.firstRectMs = st.lastRectAt - t0;
     };
+    // H.264: per rect, the flags and the NAL unit types of the payload
+    // (peeked before noVNC consumes them), and whether every new decoder
+    // context (keyed by x,y,w,h as in noVNC; reset by flag 1, all by flag
+    // 2) starts with an IDR picture: noVNC drops frames until a key frame.
+    // Slices: noVNC's H264Parser ends a chunk at every slice NAL, so a
+    // picture in several slices reaches WebCodecs as several chunks; a slice
+    // whose first_mb_in_slice is not 0 (first bit of its header 0) is such a
+    // continuation.
+    const h264 = { rects: 0, contexts: 0, resets: 0, withoutIdr: 0,
+                   firstWithoutIdr: null, nalTypes: {}, pictures: 0,
+                   continuationSlices: 0, sample: [] };
+    result.h264 = h264;
+    const live = new Map();    // context key -> has seen an IDR
+    const h264Dec = rfb._decoders[50];
+    if (h264Dec) {
+        const orig = h264Dec.decodeRect;
+        h264Dec.decodeRect = function (x, y, w, h, sock, ...rest) {
+            let info = null;
+            if (sock.rQlen() >= 8) {
+                const hdr = sock.rQpeekBytes(8, false);
+                const len = ((hdr[0] << 24) | (hdr[1] << 16) | (hdr[2] << 8) | hdr[3]) >>> 0;
+                const flags = ((hdr[4] << 24) | (hdr[5] << 16) | (hdr[6] << 8) | hdr[7]) >>> 0;
+                if (sock.rQlen() >= 8 + len) {
+                    const data = sock.rQpeekBytes(8 + len, false).subarray(8);
+                    const nals = [];
+                    let pictures = 0, cont = 0;
+                    for (let i = 0; i + 3 < data.length; i++) {
+                        if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
+                            const t = data[i + 3] & 0x1f;
+                            nals.push(t);
+                            if ((t === 1 || t === 5) && i + 4 < data.length) {
+                                if (data[i + 4] & 0x80) pictures++; else cont++;
+                            }
+                            i += 3;
+                        }
+                    }
+                    info = { len, flags, nals, pictures, cont };
+                }
+            }
+            const r = orig.call(this, x, y, w, h, sock, ...rest);
+            if (r && info) {
+                const key = [x, y, w, h].join(',');
+                h264.rects++;
+                if (info.flags & 2) { live.clear(); h264.resets++; }
+                if (info.flags & 1) { live.delete(key); h264.resets++; }
+                if (!live.has(key)) { live.set(key, false); h264.contexts++; }
+                for (const t of info.nals) h264.nalTypes[t] = (h264.nalTypes[t] || 0) + 1;
+                h264.pictures += info.pictures;
+                h264.continuationSlices += info.cont;
+                if (info.nals.includes(5)) {
+                    live.set(key, true);
+                } else if (info.len > 0 && !live.get(key)) {
+                    h264.withoutIdr++;
+                    if (h264.firstWithoutIdr === null) {
+                        h264.firstWithoutIdr = { rect: key, flags: info.flags, len: info.len,
+                                                 nals: info.nals.slice(0, 12) };
+                    }
+                }
+                if (h264.sample.length < 12) {
+                    h264.sample.push({ rect: key, flags: info.flags, len: info.len,
+                                       nals: info.nals.slice(0, 12) });
+                }
+            }
+            return r;
+        };
+    }
     for (const [enc, dec] of Object.entries(rfb._decoders)) {
         wrapCounting(dec, 'decodeRect', (a) => {
             noteRect(enc);
@@ -175,6 +242,8 @@ window.startSession = async function (p) {
         if (!late) {
             if (s.notBefore != null && now < s.notBefore) return;
             if (now - st.connectedAt < (s.afterConnectMs || 0)) return;
+            if (s.minGapMs && snaps.length &&
+                now - result.snapshots[snaps.length - 1].t < s.minGapMs) return;
             if (s.quietMs) {
                 if (st.lastRectAt === null || now - st.lastRectAt < s.quietMs) return;
                 if (display.pending()) return;

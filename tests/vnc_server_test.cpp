@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "auth/vnc_des.h"
+#include "capture/capture_loop.h"
 #include "capture/demo_source.h"
 #include "tests/log_capture.h"
 #include "transport/vnc/pixel_format.h"
@@ -337,6 +338,43 @@ TEST_F(VncServerTest, HostileMessagesCloseOnlyThatClient) {
   // The well-behaved client is still served.
   auto fb = raw_frame(good);
   EXPECT_EQ(fb.size(), 96u * 64 * 4);
+}
+
+// Several clients share the live desktop; one that stops reading holds up nobody.
+TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
+  DemoSource demo({96, 64}, 30);
+  CaptureLoop loop(demo, hub, 30);
+  loop.start();
+  VncServerConfig cfg;
+  cfg.port = 0;
+  cfg.security = none();
+  cfg.session.send_timeout = 1500ms;
+  server = std::make_unique<VncServer>(cfg, hub, [](const InputEvent&) {});
+  server->start();
+  auto connect = [&] {
+    auto c = std::make_unique<Rfb>(server->port());
+    c->hello();
+    c->send(std::vector<uint8_t>{1});
+    c->u32();
+    c->init();
+    return c;
+  };
+  auto stalled = connect();
+  int small = 4096;
+  setsockopt(stalled->fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  // Continuous updates: the server pushes without being asked, so the stalled client's socket fills.
+  stalled->send(BeWriter().u8(2).u8(0).u16(2).s32(0).s32(rfb::kContinuousUpdates).take());
+  stalled->send(BeWriter().u8(150).u8(1).u16(0).u16(0).u16(96).u16(64).take());
+  auto a = connect(), b = connect();
+  for (int round = 0; round < 20; ++round) {
+    for (Rfb* c : {a.get(), b.get()}) {
+      auto fb = raw_frame(*c);
+      ASSERT_EQ(fb.size(), 96u * 64 * 4) << "round " << round;
+    }
+  }
+  EXPECT_TRUE(logs.wait_for("client stopped reading: send timed out", 8000));
+  EXPECT_EQ(raw_frame(*a).size(), 96u * 64 * 4);
+  loop.stop();
 }
 
 TEST(VncPixelFormat, ParseRejectsWhatCannotBeServed) {

@@ -266,6 +266,8 @@ vnc::SecurityConfig vnc_security(const ServeOptions& s, const std::shared_ptr<co
   sec.x509 = x509;
   sec.sasl = s.sasl;
   sec.password = password;
+  if (password && s.ticket_expiry > 0)
+    sec.password_expires = std::chrono::steady_clock::now() + std::chrono::seconds(s.ticket_expiry);
   using vnc::Method;
   if (!s.vnc_security.empty()) {
     size_t start = 0;
@@ -282,7 +284,7 @@ vnc::SecurityConfig vnc_security(const ServeOptions& s, const std::shared_ptr<co
     if (s.sasl) sec.offer.push_back(Method::X509Sasl);
     if (s.sasl || password) sec.offer.push_back(Method::X509Plain);
     if (password) sec.offer.push_back(Method::X509Vnc);
-    if (s.disable_ticketing || s.tls_verify_client) sec.offer.push_back(Method::X509None);
+    if (s.disable_ticketing) sec.offer.push_back(Method::X509None);
     if (s.sasl) sec.offer.push_back(Method::Sasl);
   } else if (s.sasl) {
     sec.offer.push_back(Method::Sasl);

@@ -256,7 +256,7 @@ TEST_F(VncServerTest, VncAuthenticationRightAndWrong) {
       auto why = c.bytes(len);
       EXPECT_EQ(std::string(why.begin(), why.end()), "Authentication failed");
       EXPECT_TRUE(c.closed());
-      EXPECT_TRUE(logs.wait_for("authentication failed: Authentication failed"));
+      EXPECT_TRUE(logs.wait_for("authentication failed: wrong password"));
     } else {
       EXPECT_EQ(result, 0u);
       EXPECT_EQ(c.init(), std::make_pair(96, 64));

@@ -25,12 +25,17 @@ pictures they show are compared with the source:
   playwright-core (tests/e2e/novnc/driver.mjs, one browser for all
   sessions), through Debian's websockify; the page reads noVNC's canvas with
   getImageData. A still picture must be exact with everything noVNC offers
-  (H.264, JPEG, quality level 6), with quality level 9, and with JPEG and
-  H.264 taken out of its SetEncodings; VNC authentication right and wrong;
-  X509Vnc (noVNC has no TLS sub-type) refused without harm to the server.
-  The demo desktop (a scrolling terminal and a window of moving plasma) is
-  then watched twice, with H.264 (encoding 50, decoded by WebCodecs) and with
-  H.264 taken out (Tight JPEG). While it plays, the picture outside every
+  (H.264, JPEG, quality level 6), with quality level 9, with JPEG and H.264
+  taken out of its SetEncodings, with Tight (7) taken out (the server then
+  picks TightPNG, -260: noVNC's TightPNG decoder, PNG sub-rects, no JPEG),
+  with Raw alone, with Hextile + CopyRect alone and with ZRLE + CopyRect
+  alone (the rects must be of the encodings left); VNC authentication right
+  and wrong; X509Vnc (noVNC has no TLS sub-type) refused without harm to the
+  server. The demo desktop (a scrolling terminal and a window of moving
+  plasma) is then watched three times, with H.264 (encoding 50, decoded by
+  WebCodecs), with H.264 taken out (Tight JPEG) and with H.264 and Tight
+  taken out (TightPNG: JPEG for motion, PNG for the rest). While it plays,
+  the picture outside every
   rect that was ever drawn lossy must equal a source frame (rendered with
   `tessera snapshot`) exactly, and the video window's luma PSNR against the
   best-matching source frame must be >= 30 dB (RGB >= 27 dB); once the demo
@@ -41,19 +46,26 @@ pictures they show are compared with the source:
   slices decodes green).
 
 The page counts rects per encoding (noVNC's decoders, wrapped from outside),
-Tight JPEG sub-rects, decoded H.264 frames and the NAL units of each H.264
-rect, and records every SetEncodings list; encodings are forbidden by taking
-them out of that list (noVNC has no option for it): H.264 = 50, JPEG = 21 and
-the quality levels -32..-23. noVNC offers 50 only where WebCodecs decodes its
-test frame (headless Chromium does).
+Tight's and TightPNG's sub-rects per kind (fill, JPEG, PNG, zlib), decoded
+H.264 frames and the NAL units of each H.264 rect, and records every
+SetEncodings list; encodings are forbidden by taking them out of that list
+(noVNC has no option for it): H.264 = 50, JPEG = 21 and the quality levels
+-32..-23, Tight = 7. noVNC offers 50 only where WebCodecs decodes its test
+frame (headless Chromium does).
+
+Keyboard and pointer input from the viewers is not checked here: the server
+logs no input event at any level (transport/vnc/vnc_connection.cpp key() and
+handle_pointer() only hand events to the source) and neither source (demo,
+image) reacts to input, so nothing a test can see changes.
 
 --reference-xvnc proves the harness itself against TigerVNC's Xvnc
 (tigervnc-standalone-server) serving the same picture on its root window: the
 TigerVNC and noVNC still-picture cases and the security types run against it
 (tessera is still needed for tessera_test_pki); where Xvnc sends JPEG for a
 still picture (it does with a quality level) the exactness checks become
-notes, and the demo cases are replaced by a check that headless Chromium
-decodes H.264 through WebCodecs and noVNC offers encoding 50.
+notes, as does the TightPNG check (Xvnc has no TightPNG), and the demo
+cases are replaced by a check that headless Chromium decodes H.264 through
+WebCodecs and noVNC offers encoding 50.
 
 npm packages: tests/e2e/novnc/package.json and package-lock.json (pinned) are
 installed with `npm ci` into e2e-novnc/ next to the tessera binary (the build
@@ -117,6 +129,15 @@ ENC_NAMES = {"0": "Raw", "1": "CopyRect", "2": "RRE", "5": "Hextile",
              "50": "H.264", "-260": "TightPNG"}
 DROP_H264 = [50]
 DROP_JPEG = [21] + list(range(-32, -22))   # JPEG encoding + quality levels
+DROP_TIGHT = [7]                   # Tight out: Tessera picks TightPNG (-260)
+# The real (not pseudo) encodings noVNC 1.7 can list.
+NOVNC_ENCODINGS = [1, 50, 7, -260, 16, 21, 5, 2, 6, 0]
+
+
+def drop_all_but(*keep):
+    """A drop list that leaves only `keep` of noVNC's real encodings (its
+    pseudo-encodings, quality level included, stay)."""
+    return [e for e in NOVNC_ENCODINGS if e not in keep]
 
 # Server log, matched loosely: the per-client summary "... N H.264 frames"
 # when there is one, else a line like "vnc ...: H.264 stream ...".
@@ -817,12 +838,27 @@ class Websockify:
         stop_proc(self.proc)
 
 
+def tight_sub(res, enc):
+    """Sub-rects per kind (fill, jpeg, png, basic) that noVNC's Tight (7) or
+    TightPNG (-260) decoder finished."""
+    return (res.get("tightSub") or {}).get(str(enc)) or {}
+
+
 def session_summary(res):
     rects = ", ".join("%s %d" % (ENC_NAMES.get(k, k), v)
                       for k, v in sorted(res.get("rects", {}).items(),
                                          key=lambda kv: -kv[1]))
-    return "rects: %s; Tight JPEG %d; H.264 frames %d; connect %s ms" % (
-        rects or "none", res.get("tightJpegRects", 0),
+    subs = ""
+    for enc in ("7", "-260"):
+        sub = tight_sub(res, enc)
+        if res.get("rects", {}).get(enc):
+            subs += "; %s sub-rects: fill %d, %s %d, JPEG %d" % (
+                ENC_NAMES[enc], sub.get("fill", 0),
+                "zlib" if enc == "7" else "PNG",
+                sub.get("basic" if enc == "7" else "png", 0),
+                sub.get("jpeg", 0))
+    return "rects: %s; Tight JPEG %d%s; H.264 frames %d; connect %s ms" % (
+        rects or "none", res.get("tightJpegRects", 0), subs,
         res.get("videoFrames", 0), res.get("connectMs"))
 
 
@@ -833,9 +869,34 @@ def session_failure(res):
             "      | " + l for l in (res.get("console") or [])[-8:]))
 
 
+def check_rect_encodings(res, label, main, allowed, judged=True):
+    """The rects noVNC decoded are of `main` (at least one) and of `allowed`
+    only; for TightPNG also: PNG sub-rects, no JPEG (a still picture)."""
+    rects = res.get("rects") or {}
+    got = set(k for k, v in rects.items() if v)
+    ok = rects.get(str(main), 0) > 0 and got <= set(str(e) for e in allowed)
+    what = "%s only" % " and ".join(ENC_NAMES.get(str(e), str(e))
+                                    for e in allowed)
+    if main == -260:
+        sub = tight_sub(res, -260)
+        ok = ok and sub.get("png", 0) > 0 and sub.get("jpeg", 0) == 0
+        what += ", PNG sub-rects and no JPEG (noVNC's TightPNG decoder)"
+    name = "noVNC %s: rects are %s" % (label, what)
+    detail = "%s; SetEncodings %s" % (session_summary(res), (
+        res.get("encodingsSent") or [None])[-1])
+    if judged:
+        R.check(name, ok, detail)
+    else:
+        note("%s: %s (reference server: not judged)" % (
+            name, "yes" if ok else "no, " + detail))
+
+
 def novnc_static_case(env, nv, ws, label, drop=(), quality=None,
-                      password=None, lossless_promised=True):
-    """One snapshot once nothing arrived for QUIET_MS: must be exact."""
+                      password=None, lossless_promised=True, expect=None,
+                      expect_judged=True):
+    """One snapshot once nothing arrived for QUIET_MS: must be exact.
+    expect=(main, allowed): the rects must be of these encodings
+    (check_rect_encodings)."""
     with Timer("noVNC " + label):
         now = time.time() * 1000
         prm = {"url": ws.url, "password": password, "qualityLevel": quality,
@@ -873,6 +934,9 @@ def novnc_static_case(env, nv, ws, label, drop=(), quality=None,
         else:
             note("%s: %s (reference server: not judged)" % (
                 name, "exact" if n == 0 else "not exact, " + detail))
+        if expect is not None:
+            check_rect_encodings(res, label, expect[0], expect[1],
+                                 expect_judged)
         R.check("noVNC %s: no errors in the page" % label,
                 not res.get("pageErrors") and not res.get("driverError"),
                 session_failure(res) if res.get("pageErrors") or
@@ -926,9 +990,10 @@ def video_window(w, h):
     return (int(w * 0.52), int(h * 0.14), int(w * 0.43), int(h * 0.46))
 
 
-def novnc_video_case(env, nv, frames, label, drop, want_h264):
+def novnc_video_case(env, nv, frames, label, drop, want_h264, tightpng=False):
     """Demo desktop, --frames DEMO_FRAMES; five snapshots while the video
-    plays and one after it stopped."""
+    plays and one after it stopped. Without H.264, motion comes as Tight
+    JPEG, or with tightpng=True (Tight taken out) as TightPNG JPEG."""
     t_case = time.monotonic()
     s = env.start_server(label, "demo", "none",
                          ["--size", "%dx%d" % (DEMO_W, DEMO_H), "--fps",
@@ -1036,9 +1101,20 @@ def novnc_video_case(env, nv, frames, label, drop, want_h264):
         R.check(label + ": SetEncodings lists no H.264 but a JPEG quality "
                 "level", 50 not in sent and
                 any(-32 <= e <= -23 for e in sent), "%s" % sent)
-        R.check(label + ": Tight JPEG rects arrive, no H.264",
-                (res.get("tightJpegRects", 0) > 0 or rects.get("21", 0) > 0)
-                and rects.get("50", 0) == 0, session_summary(res))
+        if tightpng:
+            sub = tight_sub(res, -260)
+            R.check(label + ": SetEncodings lists no Tight (7)",
+                    7 not in sent and -260 in sent, "%s" % sent)
+            R.check(label + ": TightPNG rects arrive, JPEG for motion and "
+                    "PNG; no Tight, no H.264",
+                    rects.get("-260", 0) > 0 and sub.get("jpeg", 0) > 0 and
+                    sub.get("png", 0) > 0 and rects.get("7", 0) == 0 and
+                    rects.get("50", 0) == 0, session_summary(res))
+        else:
+            R.check(label + ": Tight JPEG rects arrive, no H.264",
+                    (res.get("tightJpegRects", 0) > 0 or
+                     rects.get("21", 0) > 0) and rects.get("50", 0) == 0,
+                    session_summary(res))
         m = H264_FRAMES_LOG_RE.search(log)
         if m is not None:
             R.check(label + ": server log counts no H.264 frames",
@@ -1192,6 +1268,21 @@ def static_cases(env, xvfb, nv):
                 novnc_static_case(env, nv, ws, "None, no JPEG, no quality "
                                   "level, no H.264",
                                   drop=DROP_JPEG + DROP_H264)
+                # Tight taken out: TightPNG (-260) with JPEG and H.264 still
+                # offered (Xvnc has no TightPNG: it picks ZRLE, not judged).
+                novnc_static_case(env, nv, ws, "None, Tight taken out "
+                                  "(TightPNG; H.264, JPEG, quality 6 "
+                                  "offered)", drop=DROP_TIGHT,
+                                  lossless_promised=promised,
+                                  expect=(-260, [-260]), expect_judged=not ref)
+                novnc_static_case(env, nv, ws, "None, Raw only",
+                                  drop=drop_all_but(0), expect=(0, [0]))
+                novnc_static_case(env, nv, ws, "None, Hextile and CopyRect "
+                                  "only", drop=drop_all_but(5, 1),
+                                  expect=(5, [5, 1]))
+                novnc_static_case(env, nv, ws, "None, ZRLE and CopyRect only",
+                                  drop=drop_all_but(16, 1),
+                                  expect=(16, [16, 1]))
             ws.stop()
         env.stop_server(label, s)
 
@@ -1322,6 +1413,8 @@ def main(argv):
                 novnc_video_case(env, nv, frames, "demo-h264", [], True)
                 novnc_video_case(env, nv, frames, "demo-jpeg", DROP_H264,
                                  False)
+                novnc_video_case(env, nv, frames, "demo-tightpng",
+                                 DROP_H264 + DROP_TIGHT, False, tightpng=True)
             elif reference:
                 note("--reference-xvnc: demo video cases need tessera's VNC "
                      "server; H.264 decoding in headless Chromium is checked "

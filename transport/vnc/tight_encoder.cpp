@@ -154,9 +154,12 @@ class TightEncoder : public RectEncoder {
     // Colours, up to 257 (one past the palette limit).
     index_.clear();
     palette_.clear();
+    uint32_t last = ~0u;  // runs of one colour skip the hash table
     for (int y = r.y; y < r.y + r.height && palette_.size() <= 256; ++y)
       for (int x = r.x; x < r.x + r.width; ++x) {
         uint32_t p = rgb_at(f, x, y);
+        if (p == last) continue;
+        last = p;
         if (index_.emplace(p, uint8_t(palette_.size())).second) {
           palette_.push_back(p);
           if (palette_.size() > 256) break;

@@ -1,6 +1,7 @@
 #include "transport/vnc/vnc_connection.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/log.h"
 #include "transport/input/keysym.h"
@@ -97,7 +98,10 @@ void VncConnection::run() {
     Size s = frame ? frame->size() : Size{640, 480};
     if (s.width > 65535 || s.height > 65535)
       throw ProtocolError(fmt::format("the desktop is {}x{}, larger than RFB can describe", s.width, s.height));
-    size_ = s;
+    {
+      std::lock_guard lock(mu_);
+      size_ = s;
+    }
     BeWriter w;
     w.u16(uint16_t(s.width)).u16(uint16_t(s.height));
     PixelFormat::server_native().write(w.buffer());
@@ -132,12 +136,16 @@ void VncConnection::run() {
   }
   close();
   if (sender.joinable()) sender.join();
+  // Nothing stays pressed on the host when a client drops mid-keystroke or mid-drag.
   for (uint32_t k : held_keys_) input_(InputEvent{InputEvent::Kind::KeyUp, k, 0, 0, 0, 0});
+  for (int b = 0; b < 8; ++b)
+    if (buttons_ >> b & 1) input_(InputEvent{InputEvent::Kind::ButtonUp, 0, 0, 0, uint32_t(b + 1), 0});
   spdlog::info("{}: sent {} updates ({} bytes, {} copy-rects, {} lossy rects, {} H.264 frames)", tag(), updates_,
                bytes_, copies_, lossy_rects_, h264_frames_);
 }
 
 void VncConnection::key(uint32_t evdev, bool down) {
+  spdlog::trace("{}: key {} {}", tag(), evdev, down ? "down" : "up");
   if (!evdev) return;
   auto it = std::find(held_keys_.begin(), held_keys_.end(), evdev);
   if (down && it == held_keys_.end()) held_keys_.push_back(evdev);
@@ -146,7 +154,13 @@ void VncConnection::key(uint32_t evdev, bool down) {
 }
 
 void VncConnection::handle_pointer(uint8_t mask, uint16_t x, uint16_t y) {
-  int cx = std::min<int>(x, std::max(0, size_.width - 1)), cy = std::min<int>(y, std::max(0, size_.height - 1));
+  Size s;
+  {
+    std::lock_guard lock(mu_);
+    s = size_;
+  }
+  int cx = std::min<int>(x, std::max(0, s.width - 1)), cy = std::min<int>(y, std::max(0, s.height - 1));
+  spdlog::trace("{}: pointer {},{} buttons {:#x}", tag(), cx, cy, mask);
   input_(InputEvent{InputEvent::Kind::PointerMove, 0, cx, cy, 0, mask});
   for (int b = 0; b < 8; ++b) {
     bool was = buttons_ >> b & 1, now = mask >> b & 1;
@@ -190,6 +204,7 @@ void VncConnection::handle_set_encodings(const std::vector<int32_t>& encs) {
                 f.quality >= 0 ? fmt::format(", JPEG for motion at level {}", f.quality) : "",
                 f.h264 ? ", H.264 for motion" : "", f.cu ? ", continuous updates" : "");
   f.cursor_dirty = true;
+  ack_qemu_key_ = f.qemu_key;
   cv_.notify_all();
 }
 
@@ -231,7 +246,7 @@ void VncConnection::read_loop() {
         socket_->read_exact(b, sizeof b, t, "FramebufferUpdateRequest");
         std::lock_guard lock(mu_);
         if (cu_enabled_ && b[0]) break;  // continuous updates make incremental requests moot
-        fur_pending_ = true;
+        ++fur_seq_;
         if (!b[0]) {
           fur_full_ = true;
           sub_->request_full_frame();
@@ -270,7 +285,7 @@ void VncConnection::read_loop() {
         std::lock_guard lock(mu_);
         if (!f_->cu) throw ProtocolError("EnableContinuousUpdates without the ContinuousUpdates encoding");
         cu_enabled_ = b[0] != 0;
-        if (!cu_enabled_) socket_->write_all(BeWriter().u8(rfb::kEndOfContinuousUpdates).take());
+        if (!cu_enabled_) control_.push_back(BeWriter().u8(rfb::kEndOfContinuousUpdates).take());
         spdlog::debug("{}: continuous updates {}", tag(), cu_enabled_ ? "on" : "off");
         cv_.notify_all();
         break;
@@ -284,9 +299,12 @@ void VncConnection::read_loop() {
         std::vector<uint8_t> payload(len);
         if (len) socket_->read_exact(payload.data(), len, t, "ClientFence payload");
         if (flags & kFenceRequest) {
+          // Answered between updates, by the sender: everything before it is then on the wire.
           BeWriter w;
           w.u8(rfb::kServerFence).zeros(3).u32(flags & kFenceKnown).u8(len).bytes(payload);
-          socket_->write_all(w.take());
+          std::lock_guard lock(mu_);
+          control_.push_back(w.take());
+          cv_.notify_all();
         }
         break;
       }
@@ -320,79 +338,84 @@ void VncConnection::read_loop() {
   }
 }
 
-void VncConnection::send_desktop_size(bool ext, int reason, int status) {
+void VncConnection::send_desktop_size(bool ext, int reason, int status, Size size) {
   std::vector<uint8_t> out;
   put_update_header(out, 1);
   if (ext) {
-    put_rect_header(out, Rect{reason, status, size_.width, size_.height}, rfb::kExtendedDesktopSize);
+    put_rect_header(out, Rect{reason, status, size.width, size.height}, rfb::kExtendedDesktopSize);
     BeWriter w;
-    w.u8(1).zeros(3).u32(0).u16(0).u16(0).u16(uint16_t(size_.width)).u16(uint16_t(size_.height)).u32(0);
+    w.u8(1).zeros(3).u32(0).u16(0).u16(0).u16(uint16_t(size.width)).u16(uint16_t(size.height)).u32(0);
     auto b = w.take();
     out.insert(out.end(), b.begin(), b.end());
   } else {
-    put_rect_header(out, Rect{0, 0, size_.width, size_.height}, rfb::kDesktopSize);
+    put_rect_header(out, Rect{0, 0, size.width, size.height}, rfb::kDesktopSize);
   }
   socket_->write_all(out);
 }
 
-void VncConnection::send_cursor(const CursorState& c) {
+void VncConnection::put_cursor_rect(const CursorState& c, const PixelFormat& pf, std::vector<uint8_t>& out) const {
   // Rich cursor: client pixels plus a 1-bit mask (alpha >= 128), rows padded to bytes.
-  Features f;
-  {
-    std::lock_guard lock(mu_);
-    f = *f_;
-  }
-  std::vector<uint8_t> out;
-  put_update_header(out, 1);
   if (!c.image || !c.visible) {
     put_rect_header(out, Rect{0, 0, 0, 0}, rfb::kCursor);
-  } else {
-    const CursorImage& img = *c.image;
-    put_rect_header(out, Rect{img.hot_x, img.hot_y, img.width, img.height}, rfb::kCursor);
-    for (uint32_t argb : img.argb) f.pf.put(out, f.pf.pack(argb & 0xFFFFFFu));
-    size_t row = size_t(img.width + 7) / 8;
-    for (int y = 0; y < img.height; ++y) {
-      std::vector<uint8_t> m(row, 0);
-      for (int x = 0; x < img.width; ++x)
-        if (img.argb[size_t(y * img.width + x)] >> 24 >= 128) m[size_t(x / 8)] |= uint8_t(0x80 >> (x % 8));
-      out.insert(out.end(), m.begin(), m.end());
-    }
+    return;
   }
-  socket_->write_all(out);
+  const CursorImage& img = *c.image;
+  put_rect_header(out, Rect{img.hot_x, img.hot_y, img.width, img.height}, rfb::kCursor);
+  for (uint32_t argb : img.argb) pf.put(out, pf.pack(argb & 0xFFFFFFu));
+  size_t row = size_t(img.width + 7) / 8;
+  for (int y = 0; y < img.height; ++y) {
+    size_t at = out.size();
+    out.resize(at + row, 0);
+    for (int x = 0; x < img.width; ++x)
+      if (img.argb[size_t(y * img.width + x)] >> 24 >= 128) out[at + size_t(x / 8)] |= uint8_t(0x80 >> (x % 8));
+  }
 }
 
-bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full) {
+bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full, const std::vector<uint8_t>& extra,
+                                size_t nextra) {
   Features f;
+  Size told;
   {
     std::lock_guard lock(mu_);
     f = *f_;
     f_->pf_changed = false;
+    told = size_;
   }
-  if (!encoder_ || encoder_kind_ != f.preferred) {
-    encoder_ = make_encoder(f.preferred);
-    encoder_kind_ = f.preferred;
-  }
+  auto& enc = encoders_[f.preferred];
+  if (!enc) enc = make_encoder(f.preferred);
   const Frame& frame = *u.frame;
-  if (frame.size() != size_) {  // (the first take always says "resized")
-    size_ = frame.size();
+  if (frame.size() != told) {  // (the first take always says "resized": compare with what was told)
     if (!f.ext_desktop_size && !f.desktop_size)
       throw ProtocolError(fmt::format("the desktop changed to {}x{} and this client cannot follow a size change",
-                                      size_.width, size_.height));
-    send_desktop_size(f.ext_desktop_size, 0, 0);
+                                      frame.width(), frame.height()));
+    {
+      std::lock_guard lock(mu_);
+      size_ = frame.size();
+    }
+    send_desktop_size(f.ext_desktop_size, 0, 0, frame.size());
     lossy_ = Region();
     if (video_) video_->reset();
     sub_->request_full_frame();
+    if (nextra) {
+      std::vector<uint8_t> out;
+      put_update_header(out, uint16_t(nextra));
+      out.insert(out.end(), extra.begin(), extra.end());
+      socket_->write_all(out);
+    }
     return true;
   }
   std::vector<uint8_t> out;
   put_update_header(out, 0);
-  size_t nrects = 0;
+  out.insert(out.end(), extra.begin(), extra.end());
+  size_t nrects = nextra;
   Region damage = u.damage;
-  // Moves: CopyRect when the client keeps its framebuffer and the source is lossless there.
+  // Moves: CopyRect when the client keeps its framebuffer and the source holds exact pixels: not
+  // lossy, and not the destination of an earlier move that had to be sent as damage.
+  Region unsafe = lossy_;
   for (const Move& m : u.moves) {
-    Region src_lossy = lossy_;
-    src_lossy.intersect(Region(m.src()));
-    if (!full && f.copyrect && src_lossy.empty()) {
+    Region src_unsafe = unsafe;
+    src_unsafe.intersect(Region(m.src()));
+    if (!full && f.copyrect && src_unsafe.empty()) {
       Rect src = m.src();
       put_rect_header(out, m.dst, rfb::kCopyRect);
       BeWriter w;
@@ -402,8 +425,10 @@ bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full) {
       ++nrects;
       ++copies_;
       lossy_.subtract(Region(m.dst));
+      unsafe.subtract(Region(m.dst));
     } else {
       damage.add(m.dst);
+      unsafe.add(m.dst);
     }
   }
   EncodeOptions plain;
@@ -426,10 +451,7 @@ bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full) {
       Region edges = area;
       edges.subtract(u.motion_area);
       still.add(edges);
-      Region rest = motion;
-      rest.subtract(area);
-      still.add(rest);
-      motion = Region();
+      motion.subtract(area);
     }
   } else if (video_ && u.motion_area.empty()) {
     // Motion ended: the rect's last frame is lossy everywhere; repaint it exact.
@@ -438,13 +460,16 @@ bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full) {
     still.add(area);
     video_->reset();
   }
-  for (const Rect& r : still.rects()) nrects += encoder_->encode(frame, r, f.pf, plain, out);
+  // Thousands of tiny rects cost more in headers than their bounding box in pixels.
+  if (still.rects().size() > 4096) still = Region(still.bounds());
+  for (const Rect& r : still.rects()) nrects += enc->encode(frame, r, f.pf, plain, out);
   lossy_.subtract(still);
   if (!motion.empty()) {
     EncodeOptions lossy = plain;
     lossy.lossy_ok = jpeg;
     lossy.jpeg_quality = f.quality;
-    for (const Rect& r : motion.rects()) nrects += encoder_->encode(frame, r, f.pf, lossy, out);
+    if (motion.rects().size() > 4096) motion = Region(motion.bounds());
+    for (const Rect& r : motion.rects()) nrects += enc->encode(frame, r, f.pf, lossy, out);
     if (jpeg) {
       lossy_.add(motion);
       lossy_rects_ += motion.rects().size();
@@ -466,72 +491,97 @@ bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full) {
 
 void VncConnection::send_loop() {
   while (!closed_) {
-    bool full = false;
+    uint64_t seq;
+    bool full, cu, ds_reply, ext, cursor_wanted, cursor_dirty;
+    std::vector<std::vector<uint8_t>> control;
+    std::vector<uint8_t> extra;
+    size_t nextra = 0;
+    PixelFormat pf;
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(200), [&] {
-        return closed_ || fur_pending_ || cu_enabled_ || desktop_size_reply_ || (f_->fence && !f_->sent_fence) ||
-               (f_->cu && !f_->sent_end_cu);
+        return closed_ || fur_seq_ > fur_answered_ || cu_enabled_ || !control_.empty() || desktop_size_reply_ ||
+               (f_->fence && !f_->sent_fence) || (f_->cu && !f_->sent_end_cu);
       });
       if (closed_) return;
       if (f_->fence && !f_->sent_fence) {
         // Tells the client we speak fences (TigerVNC then turns on continuous updates).
         f_->sent_fence = true;
-        socket_->write_all(BeWriter().u8(rfb::kServerFence).zeros(3).u32(kFenceRequest | kFenceKnown).u8(0).take());
+        control_.push_back(BeWriter().u8(rfb::kServerFence).zeros(3).u32(kFenceRequest | kFenceKnown).u8(0).take());
       }
       if (f_->cu && !f_->sent_end_cu) {
         f_->sent_end_cu = true;
-        socket_->write_all(BeWriter().u8(rfb::kEndOfContinuousUpdates).take());
+        control_.push_back(BeWriter().u8(rfb::kEndOfContinuousUpdates).take());
       }
-      if (desktop_size_reply_) {
-        desktop_size_reply_ = false;
-        if (f_->ext_desktop_size) {
-          lock.unlock();
-          send_desktop_size(true, 1, 1);
-          continue;
-        }
-      }
-      if (!fur_pending_ && !cu_enabled_) continue;
-      full = fur_full_;
-      if (full && f_->ext_desktop_size) {
-        // Every full request gets the screen layout, in an update of its own.
-        fur_full_ = false;
-        lock.unlock();
-        send_desktop_size(true, 0, 0);
-        lock.lock();
-        fur_full_ = true;
-      }
-    }
-    if (!sub_->wait(std::chrono::milliseconds(100))) continue;
-    if (sub_->closed()) return;
-    bool cursor_dirty;
-    {
-      std::lock_guard lock(mu_);
-      cursor_dirty = f_->cursor && f_->cursor_dirty;
+      control.swap(control_);
+      ds_reply = std::exchange(desktop_size_reply_, false);
+      ext = f_->ext_desktop_size;
+      seq = fur_seq_;
+      full = std::exchange(fur_full_, false);
+      cu = cu_enabled_;
+      cursor_wanted = f_->cursor;
+      cursor_dirty = f_->cursor_dirty;
       f_->cursor_dirty = false;
+      pf = f_->pf;
+      if (ack_qemu_key_) {
+        ack_qemu_key_ = false;
+        put_rect_header(extra, Rect{0, 0, 0, 0}, rfb::kQemuExtendedKey);
+        ++nextra;
+      }
     }
-    auto c = sub_->take_cursor();
-    bool has_cursor;
+    // Writes happen with no lock held: a stalled client blocks only this thread.
+    for (const auto& m : control) socket_->write_all(m);
+    Size told;
     {
       std::lock_guard lock(mu_);
-      has_cursor = f_->cursor;
+      told = size_;
     }
-    if (has_cursor && (cursor_dirty || (c && c->image))) {
+    if (ds_reply && ext) send_desktop_size(true, 1, 1, told);  // "prohibited": the source decides
+    if (seq <= fur_answered_ && !cu) {
+      if (nextra) {  // keep the acknowledgement for the next update
+        std::lock_guard lock(mu_);
+        ack_qemu_key_ = true;
+      }
+      continue;
+    }
+    if (full && ext) send_desktop_size(true, 0, 0, told);  // every full request gets the layout
+    if (!hub_.latest()) {
+      // Nothing captured yet: wait for the first frame rather than spin.
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::lock_guard lock(mu_);
+      fur_full_ = fur_full_ || full;
+      ack_qemu_key_ = ack_qemu_key_ || nextra;
+      continue;
+    }
+    if (!full && !nextra && !cursor_dirty && !sub_->wait(std::chrono::milliseconds(100))) continue;
+    if (sub_->closed()) return;
+    // The cursor's shape or visibility rides in the same update as the pixels.
+    auto c = sub_->take_cursor();
+    if (cursor_wanted) {
       CursorState cs = c ? *c : hub_.cursor().value_or(CursorState{});
       uint64_t serial = cs.image ? cs.image->serial : 0;
-      if (cursor_dirty || serial != last_cursor_serial_) {
-        send_cursor(cs);
+      bool visible = cs.image && cs.visible;
+      if (cursor_dirty || serial != last_cursor_serial_ || visible != last_cursor_visible_) {
+        put_cursor_rect(cs, pf, extra);
+        ++nextra;
         last_cursor_serial_ = serial;
+        last_cursor_visible_ = visible;
       }
     }
-    auto u = sub_->take_frame();
-    if (!u) continue;
-    bool sent = send_update(*u, full);
-    std::lock_guard lock(mu_);
-    if (sent || full) {
-      fur_pending_ = false;
-      if (full) fur_full_ = false;
+    bool sent = false;
+    if (auto u = sub_->take_frame()) {
+      sent = send_update(*u, full, extra, nextra);
     }
+    if (!sent && nextra) {
+      std::vector<uint8_t> out;
+      put_update_header(out, uint16_t(nextra));
+      out.insert(out.end(), extra.begin(), extra.end());
+      socket_->write_all(out);
+      sent = true;
+    }
+    std::lock_guard lock(mu_);
+    if (sent) fur_answered_ = std::max(fur_answered_, seq);
+    else if (full) fur_full_ = true;  // try the full update again
   }
 }
 

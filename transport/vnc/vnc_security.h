@@ -3,6 +3,7 @@
 // chosen method (None, VNC authentication, VeNCrypt with TLS or X509 and an inner method, or
 // SASL). Every failure is answered as the negotiated version expects, then thrown with the
 // reason for the log.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@ struct SecurityConfig {
   std::shared_ptr<const TlsContext> anon;      // for TLS* sub-types
   bool sasl = false;                           // SASL (and Plain through Cyrus)
   std::optional<std::string> password;         // VNC authentication (first 8 characters) and Plain
+  std::optional<std::chrono::steady_clock::time_point> password_expires;  // --ticket-expiry
   // Throws std::invalid_argument when a method cannot work with what is configured.
   void validate() const;
 };

@@ -61,7 +61,7 @@ class ZrleEncoder : public RectEncoder {
     size_t runs = 0;
     for (size_t i = 0; i < px_.size(); ++i) {
       if (i == 0 || px_[i] != px_[i - 1]) ++runs;
-      if (palette_.size() <= 127 && !index_.count(px_[i])) {
+      if (palette_.size() <= 127 && (i == 0 || px_[i] != px_[i - 1]) && !index_.count(px_[i])) {
         index_[px_[i]] = uint8_t(palette_.size());
         palette_.push_back(px_[i]);
       }

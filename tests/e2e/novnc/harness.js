@@ -5,9 +5,10 @@
 //     is how a session forbids H.264 (50) or JPEG (21 and the quality levels
 //     -32..-23); noVNC has no option for either);
 //   - each decoder's decodeRect is wrapped to count finished rects per
-//     encoding, Tight's _jpegRect to count JPEG sub-rects, and the display's
-//     videoFrame to count decoded H.264 frames;
-//   - every lossy rect (H.264, Tight JPEG, JPEG) is marked in a per-pixel
+//     encoding, Tight's and TightPNG's sub-rect methods (_fillRect,
+//     _jpegRect, _pngRect, _basicRect) to count sub-rects per kind, and the
+//     display's videoFrame to count decoded H.264 frames;
+//   - every lossy rect (H.264, Tight or TightPNG JPEG, JPEG) is marked in a per-pixel
 //     "was ever drawn lossy" mask that goes with each snapshot;
 //   - snapshots are getImageData() of the canvas noVNC shows. noVNC draws
 //     every update into a back buffer and copies it to this canvas in order
@@ -75,7 +76,7 @@ window.startSession = async function (p) {
     const result = {
         webcodecs: await probeWebCodecs(),
         events: [], encodingsOffered: [], encodingsSent: [], rects: {},
-        tightJpegRects: 0, videoFrames: 0, lossyRects: {}, snapshots: [], fb: null,
+        tightJpegRects: 0, tightSub: {}, videoFrames: 0, lossyRects: {}, snapshots: [], fb: null,
         connectMs: null, firstRectMs: null, timedOut: false, error: null,
     };
     const st = { result, drop: new Set(p.drop || []), lastRectAt: null,
@@ -188,11 +189,22 @@ window.startSession = async function (p) {
             if (enc === '21') markLossy('jpeg', a[0], a[1], a[2], a[3]);
         });
     }
-    const tight = rfb._decoders[7];
-    if (tight && tight._jpegRect) {
-        wrapCounting(tight, '_jpegRect', (a) => {
-            result.tightJpegRects++;
-            markLossy('tight-jpeg', a[0], a[1], a[2], a[3]);
+    // Tight (7) and TightPNG (-260, noVNC's TightPNGDecoder, a subclass):
+    // finished sub-rects per compression kind (fill, JPEG, PNG, basic =
+    // zlib copy/palette/gradient; TightPNG throws on basic). JPEG sub-rects
+    // are lossy; tightJpegRects counts Tight's (7) alone.
+    for (const enc of ['7', '-260']) {
+        const dec = rfb._decoders[enc];
+        if (!dec) continue;
+        const c = { fill: 0, jpeg: 0, png: 0, basic: 0 };
+        result.tightSub[enc] = c;
+        wrapCounting(dec, '_fillRect', () => { c.fill++; });
+        wrapCounting(dec, '_pngRect', () => { c.png++; });
+        wrapCounting(dec, '_basicRect', () => { c.basic++; });
+        wrapCounting(dec, '_jpegRect', (a) => {
+            c.jpeg++;
+            if (enc === '7') result.tightJpegRects++;
+            markLossy(enc === '7' ? 'tight-jpeg' : 'tightpng-jpeg', a[0], a[1], a[2], a[3]);
         });
     }
     const display = rfb._display;

@@ -863,6 +863,28 @@ def scenario_tlsvnc(c, pwfile):
     c.stop(label, s)
 
 
+def scenario_anon_tls_rest(c, pwfile, scram_conf):
+    """The other anonymous-TLS sub-types, one server each (libvncclient takes the server's
+    first TLS sub-type): TLSNone, TLSPlain, and TLSSASL with SCRAM (TLS is the layer)."""
+    cases = [("tlsnone", 257, ["--disable-ticketing"], [], ()),
+             ("tlsplain", 259, ["--password-file", pwfile],
+              ["--user", "anyone", "--password", PASSWORD], ())]
+    if scram_conf:
+        cases.append(("tlssasl", 264, ["--sasl", "--sasl-config-dir", scram_conf],
+                      ["--user", SASL_USER, "--password", SASL_PASSWORD],
+                      ("scram-sha-256", SASL_USER)))
+    for label, sub, server_args, client_args, words in cases:
+        s = c.start(label, ["--vnc-security", label] + server_args)
+        if not s:
+            continue
+        c.good(s, "%s (anonymous TLS)" % label, client_args, 19, sub,
+               words=(label,) + words)
+        if label == "tlsplain":
+            c.bad(s, "tlsplain: wrong password",
+                  ["--user", "anyone", "--password", WRONG_PASSWORD], FAIL_WORDS)
+        c.stop(label, s)
+
+
 def scenario_sasl(c, conf_dir):
     label = "sasl"
     s = c.start(label, ["--vnc-security", "sasl", "--sasl",
@@ -993,6 +1015,7 @@ def main(argv):
                 scenario_x509vnc(c, pki, pwfile, gv)
                 scenario_x509plain(c, pki, pwfile)
             scenario_tlsvnc(c, pwfile)
+            scenario_anon_tls_rest(c, pwfile, scram_conf)
             if digest_conf:
                 scenario_sasl(c, digest_conf)
             if scram_conf and pki:

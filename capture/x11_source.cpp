@@ -1,0 +1,298 @@
+#include "capture/x11_source.h"
+
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <X11/extensions/XShm.h>
+#include <X11/extensions/XTest.h>
+#include <X11/extensions/Xdamage.h>
+#include <X11/extensions/Xfixes.h>
+#include <X11/extensions/Xrandr.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+
+#include "core/log.h"
+
+namespace tessera {
+
+namespace {
+
+// Xlib's default error handler exits the process; ours logs and carries on.
+std::atomic<int> g_last_x_error{0};
+int x_error_handler(Display* d, XErrorEvent* e) {
+  char text[256] = {};
+  XGetErrorText(d, e->error_code, text, sizeof text);
+  spdlog::warn("x11: X error {} ({}) on request {}.{}", int(e->error_code), text, int(e->request_code),
+               int(e->minor_code));
+  g_last_x_error = e->error_code;
+  return 0;
+}
+
+}  // namespace
+
+struct X11Source::Impl {
+  std::string name;
+  Display* dpy = nullptr;
+  Window root = 0;
+  int screen = 0;
+  Size size{};
+  bool shm = false;
+  XShmSegmentInfo shminfo{};
+  XImage* image = nullptr;
+  Damage damage = 0;
+  XserverRegion parts = 0;
+  int damage_event = 0, xfixes_event = 0, randr_event = 0;
+  bool full = true;  // next capture reads and reports the whole screen
+  Region pending;
+  FramePtr last;
+  std::shared_ptr<CursorImage> cursor_image;
+  bool cursor_changed = true;
+  uint64_t cursor_serial = 0;
+  int pointer_x = 0, pointer_y = 0;
+  bool restore_autorepeat = false;
+
+  void open(const std::string& display) {
+    XInitThreads();
+    XSetErrorHandler(x_error_handler);
+    dpy = XOpenDisplay(display.empty() ? nullptr : display.c_str());
+    name = display.empty() ? (std::getenv("DISPLAY") ? std::getenv("DISPLAY") : "") : display;
+    if (!dpy) throw std::runtime_error("x11: cannot open display '" + name + "'");
+    screen = DefaultScreen(dpy);
+    root = RootWindow(dpy, screen);
+    int err = 0, major = 0, minor = 0;
+    if (!XDamageQueryExtension(dpy, &damage_event, &err))
+      throw std::runtime_error("x11: display '" + name + "' has no DAMAGE extension");
+    if (!XFixesQueryExtension(dpy, &xfixes_event, &err))
+      throw std::runtime_error("x11: display '" + name + "' has no XFIXES extension");
+    if (!XTestQueryExtension(dpy, &err, &err, &major, &minor))
+      throw std::runtime_error("x11: display '" + name + "' has no XTEST extension (needed for input)");
+    XRRQueryExtension(dpy, &randr_event, &err);
+    Visual* v = DefaultVisual(dpy, screen);
+    if (DefaultDepth(dpy, screen) != 24 || v->red_mask != 0xFF0000 || v->green_mask != 0xFF00 || v->blue_mask != 0xFF)
+      throw std::runtime_error("x11: display '" + name + "' is not 24-bit true colour (depth " +
+                               std::to_string(DefaultDepth(dpy, screen)) + ")");
+    damage = XDamageCreate(dpy, root, XDamageReportNonEmpty);
+    parts = XFixesCreateRegion(dpy, nullptr, 0);
+    XFixesSelectCursorInput(dpy, root, XFixesDisplayCursorNotifyMask);
+    if (randr_event) XRRSelectInput(dpy, root, RRScreenChangeNotifyMask);
+    // Viewers send their own key repeats; the X server's would double them.
+    XKeyboardState ks{};
+    XGetKeyboardControl(dpy, &ks);
+    if (ks.global_auto_repeat == AutoRepeatModeOn) {
+      XAutoRepeatOff(dpy);
+      restore_autorepeat = true;
+    }
+    shm = XShmQueryExtension(dpy);
+    allocate();
+    XSync(dpy, False);
+  }
+
+  void release_image() {
+    if (!image) return;
+    if (shm) {
+      XShmDetach(dpy, &shminfo);
+      XSync(dpy, False);
+      shmdt(shminfo.shmaddr);
+    }
+    XDestroyImage(image);  // with SHM the data pointer is ours, already detached
+    image = nullptr;
+  }
+
+  void allocate() {
+    release_image();
+    size = {DisplayWidth(dpy, screen), DisplayHeight(dpy, screen)};
+    if (!shm) return;
+    image = XShmCreateImage(dpy, DefaultVisual(dpy, screen), 24, ZPixmap, nullptr, &shminfo, unsigned(size.width),
+                            unsigned(size.height));
+    if (!image) {
+      shm = false;
+      return;
+    }
+    shminfo.shmid = shmget(IPC_PRIVATE, size_t(image->bytes_per_line) * size_t(image->height), IPC_CREAT | 0600);
+    if (shminfo.shmid < 0) {
+      XDestroyImage(image);
+      image = nullptr;
+      shm = false;
+      spdlog::warn("x11: no shared memory segment ({}); reading the screen with XGetImage", std::strerror(errno));
+      return;
+    }
+    shminfo.shmaddr = image->data = static_cast<char*>(shmat(shminfo.shmid, nullptr, 0));
+    shminfo.readOnly = False;
+    g_last_x_error = 0;
+    bool attached = XShmAttach(dpy, &shminfo);
+    XSync(dpy, False);
+    shmctl(shminfo.shmid, IPC_RMID, nullptr);  // freed once both sides detach
+    if (!attached || g_last_x_error) {
+      // A display on another machine cannot see our memory.
+      shmdt(shminfo.shmaddr);
+      image->data = nullptr;
+      XDestroyImage(image);
+      image = nullptr;
+      shm = false;
+      spdlog::info("x11: MIT-SHM not usable on '{}'; reading the screen with XGetImage", name);
+    }
+  }
+
+  void drain_events() {
+    while (XPending(dpy)) {
+      XEvent ev;
+      XNextEvent(dpy, &ev);
+      if (ev.type == damage_event + XDamageNotify) {
+        XDamageSubtract(dpy, damage, None, parts);
+        int n = 0;
+        XRectangle* rects = XFixesFetchRegion(dpy, parts, &n);
+        for (int i = 0; i < n; ++i) pending.add(Rect{rects[i].x, rects[i].y, rects[i].width, rects[i].height});
+        if (rects) XFree(rects);
+      } else if (ev.type == xfixes_event + XFixesCursorNotify) {
+        cursor_changed = true;
+      } else if (randr_event && ev.type == randr_event + RRScreenChangeNotify) {
+        XRRUpdateConfiguration(&ev);
+        Size now{DisplayWidth(dpy, screen), DisplayHeight(dpy, screen)};
+        if (now != size) {
+          spdlog::info("x11: display '{}' is now {}x{}", name, now.width, now.height);
+          allocate();
+          full = true;
+        }
+      }
+    }
+  }
+
+  FramePtr read_screen() {
+    XImage* img = image;
+    XImage* owned = nullptr;
+    if (shm && img) {
+      if (!XShmGetImage(dpy, root, img, 0, 0, AllPlanes)) return nullptr;
+    } else {
+      owned = XGetImage(dpy, root, 0, 0, unsigned(size.width), unsigned(size.height), AllPlanes, ZPixmap);
+      if (!owned) return nullptr;
+      img = owned;
+    }
+    auto f = std::make_shared<Frame>(size.width, size.height);
+    const size_t row = size_t(size.width) * 4;
+    if (img->bits_per_pixel == 32 && img->byte_order == LSBFirst) {
+      for (int y = 0; y < size.height; ++y)
+        std::memcpy(f->row(y), img->data + size_t(y) * size_t(img->bytes_per_line), row);
+    } else {
+      for (int y = 0; y < size.height; ++y)
+        for (int x = 0; x < size.width; ++x) f->row(y)[x] = uint32_t(XGetPixel(img, x, y)) & 0xFFFFFFu;
+    }
+    if (owned) XDestroyImage(owned);
+    return f;
+  }
+};
+
+X11Source::X11Source(const std::string& display) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->open(display);
+  } catch (...) {
+    if (impl_->dpy) XCloseDisplay(impl_->dpy);
+    impl_->dpy = nullptr;
+    throw;
+  }
+  spdlog::info("x11: capturing '{}' at {}x{} ({})", impl_->name, impl_->size.width, impl_->size.height,
+               impl_->shm ? "MIT-SHM" : "XGetImage");
+}
+
+X11Source::~X11Source() {
+  if (!impl_->dpy) return;
+  if (impl_->restore_autorepeat) XAutoRepeatOn(impl_->dpy);
+  impl_->release_image();
+  if (impl_->damage) XDamageDestroy(impl_->dpy, impl_->damage);
+  if (impl_->parts) XFixesDestroyRegion(impl_->dpy, impl_->parts);
+  XCloseDisplay(impl_->dpy);
+}
+
+std::string X11Source::description() const {
+  return "X11 display " + impl_->name + " " + std::to_string(impl_->size.width) + "x" +
+         std::to_string(impl_->size.height);
+}
+
+Size X11Source::size() const { return impl_->size; }
+
+CapturedFrame X11Source::capture(uint64_t) {
+  Impl& d = *impl_;
+  d.drain_events();
+  Rect all{0, 0, d.size.width, d.size.height};
+  if (!d.full && d.pending.empty() && d.last) return {d.last, Region()};  // quiet: read nothing
+  FramePtr f = d.read_screen();
+  if (!f) return {d.last, Region()};
+  CapturedFrame out;
+  out.frame = f;
+  if (d.full || !d.last || d.last->size() != f->size()) {
+    out.damage = Region(all);
+  } else {
+    out.damage = d.pending;
+    out.damage.intersect(Region(all));
+  }
+  d.pending = Region();
+  d.full = false;
+  d.last = f;
+  return out;
+}
+
+std::optional<CursorState> X11Source::cursor(uint64_t) {
+  Impl& d = *impl_;
+  if (d.cursor_changed || !d.cursor_image) {
+    if (XFixesCursorImage* ci = XFixesGetCursorImage(d.dpy)) {
+      auto img = std::make_shared<CursorImage>();
+      img->width = ci->width;
+      img->height = ci->height;
+      img->hot_x = ci->xhot;
+      img->hot_y = ci->yhot;
+      img->argb.resize(size_t(ci->width) * size_t(ci->height));
+      for (size_t i = 0; i < img->argb.size(); ++i) {
+        // XFixes gives premultiplied ARGB in longs; ours is straight.
+        uint32_t p = uint32_t(ci->pixels[i]);
+        uint32_t a = p >> 24;
+        auto un = [&](uint32_t c) { return a ? std::min<uint32_t>(255, c * 255 / a) : 0; };
+        img->argb[i] = a << 24 | un(p >> 16 & 0xFF) << 16 | un(p >> 8 & 0xFF) << 8 | un(p & 0xFF);
+      }
+      img->serial = ++d.cursor_serial;
+      d.pointer_x = ci->x;
+      d.pointer_y = ci->y;
+      d.cursor_image = std::move(img);
+      XFree(ci);
+    }
+    d.cursor_changed = false;
+  } else {
+    Window r, c;
+    int rx = 0, ry = 0, wx = 0, wy = 0;
+    unsigned mask = 0;
+    if (XQueryPointer(d.dpy, d.root, &r, &c, &rx, &ry, &wx, &wy, &mask)) {
+      d.pointer_x = rx;
+      d.pointer_y = ry;
+    }
+  }
+  if (!d.cursor_image) return std::nullopt;
+  return CursorState{d.cursor_image, d.pointer_x, d.pointer_y, true};
+}
+
+void X11Source::handle_input(const InputEvent& e) {
+  Impl& d = *impl_;
+  switch (e.kind) {
+    case InputEvent::Kind::KeyDown:
+    case InputEvent::Kind::KeyUp:
+      if (e.key == 0 || e.key > 247) return;  // X keycodes stop at 255
+      XTestFakeKeyEvent(d.dpy, e.key + 8, e.kind == InputEvent::Kind::KeyDown, CurrentTime);
+      break;
+    case InputEvent::Kind::PointerMove:
+      XTestFakeMotionEvent(d.dpy, d.screen, std::clamp(e.x, 0, d.size.width - 1), std::clamp(e.y, 0, d.size.height - 1),
+                           CurrentTime);
+      break;
+    case InputEvent::Kind::PointerRelative:
+      XTestFakeRelativeMotionEvent(d.dpy, e.x, e.y, CurrentTime);
+      break;
+    case InputEvent::Kind::ButtonDown:
+    case InputEvent::Kind::ButtonUp:
+      if (e.button == 0 || e.button > 9) return;
+      XTestFakeButtonEvent(d.dpy, e.button, e.kind == InputEvent::Kind::ButtonDown, CurrentTime);
+      break;
+  }
+  XFlush(d.dpy);
+}
+
+}  // namespace tessera

@@ -1,11 +1,18 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "capture/capture_loop.h"
 #include "capture/demo_source.h"
 #include "capture/frame_source.h"
 #include "capture/image_source.h"
+#include "capture/video_source.h"
+#include "core/image_compare.h"
 #include "core/png_file.h"
 
 using namespace tessera;
@@ -132,4 +139,186 @@ TEST(CaptureLoop, PublishesFramesAndCursor) {
   EXPECT_NE(first->frame, second->frame);
   loop.stop();
   EXPECT_GE(loop.frames_captured(), 2u);
+}
+
+namespace {
+
+// What a call threw as std::runtime_error; "" when it threw nothing (another exception fails the test).
+std::string runtime_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// Clips made at test time with the ffmpeg CLI (FFmpeg's testsrc2 pattern: every frame differs
+// from the one before), and the frames the CLI itself decodes from them as references.
+class VideoSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("ffmpeg -nostdin -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "the ffmpeg CLI is missing";
+    dir_ = std::filesystem::temp_directory_path() / ("tessera_video_source_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  static void ffmpeg(const std::string& args) {
+    std::string cmd = "ffmpeg -hide_banner -loglevel error -nostdin -y " + args;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  // 1 s of 160x96 at 10 fps as H.264 (with B-frames, a key frame every 5); the container (or
+  // raw H.264) follows the name's extension.
+  std::string make_clip(const std::string& name) {
+    std::string path = (dir_ / name).string();
+    ffmpeg("-f lavfi -i testsrc2=size=160x96:rate=10 -t 1 -c:v libx264 -pix_fmt yuv420p -g 5 '" + path + "'");
+    return path;
+  }
+  // Every frame of `clip` as the ffmpeg CLI decodes it to BGRA.
+  std::vector<Frame> reference_frames(const std::string& clip, Size size) {
+    std::string raw = (dir_ / "reference.bgra").string();
+    ffmpeg("-i '" + clip + "' -f rawvideo -pix_fmt bgra '" + raw + "'");
+    std::ifstream in(raw, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t row = size_t(size.width) * 4, frame = row * size_t(size.height);
+    std::vector<Frame> frames;
+    for (size_t off = 0; off + frame <= bytes.size(); off += frame) {
+      Frame& f = frames.emplace_back(size.width, size.height);
+      for (int32_t y = 0; y < size.height; ++y) std::memcpy(f.row(y), bytes.data() + off + size_t(y) * row, row);
+    }
+    return frames;
+  }
+
+  std::filesystem::path dir_;
+};
+
+SourceOptions at_fps(double fps) { return {{1280, 800}, fps}; }
+
+}  // namespace
+
+TEST_F(VideoSourceTest, SizeAndDescription) {
+  std::string clip = make_clip("clip.mp4");
+  auto src = make_frame_source("video:" + clip, at_fps(20));
+  EXPECT_EQ(src->size(), (Size{160, 96}));
+  EXPECT_EQ(src->description(), "video clip.mp4 160x96 at 10 fps");
+  auto c = src->capture(0);
+  ASSERT_TRUE(c.frame);
+  EXPECT_EQ(c.frame->size(), (Size{160, 96}));
+}
+
+TEST_F(VideoSourceTest, FirstFrameResemblesWhatTheFfmpegCliDecodes) {
+  std::string clip = make_clip("clip.mp4");
+  auto refs = reference_frames(clip, {160, 96});
+  ASSERT_EQ(refs.size(), 10u);
+  VideoSource src(clip, 20);
+  auto c = src.capture(0);
+  EXPECT_GE(psnr(*c.frame, refs[0], refs[0].bounds()), 40.0);
+}
+
+TEST_F(VideoSourceTest, TicksFollowTheVideosOwnRate) {
+  // 10 fps video, 20 fps ticks: every video frame is shown for two ticks, a new one on even ticks.
+  std::string clip = make_clip("clip.mp4");
+  auto refs = reference_frames(clip, {160, 96});
+  ASSERT_EQ(refs.size(), 10u);
+  VideoSource src(clip, 20);
+  CapturedFrame prev;
+  for (uint64_t i = 0; i < 20; ++i) {
+    auto c = src.capture(i);
+    ASSERT_TRUE(c.frame);
+    if (i % 2 == 0) {
+      EXPECT_EQ(c.damage.area(), 160 * 96) << "tick " << i;
+      if (i > 0) {
+        EXPECT_FALSE(c.frame->same_pixels(*prev.frame, c.frame->bounds())) << "tick " << i;
+      }
+    } else {
+      EXPECT_TRUE(c.damage.empty()) << "tick " << i;
+      EXPECT_EQ(c.frame, prev.frame) << "tick " << i;
+    }
+    // The picture is video frame i / 2 (consecutive frames of testsrc2 are far apart).
+    size_t k = size_t(i / 2);
+    EXPECT_GE(psnr(*c.frame, refs[k], refs[k].bounds()), 40.0) << "tick " << i;
+    if (k + 1 < refs.size()) {
+      EXPECT_LT(psnr(*c.frame, refs[k + 1], refs[k].bounds()), 30.0) << "tick " << i;
+    }
+    prev = c;
+  }
+}
+
+TEST_F(VideoSourceTest, LoopsAtTheEnd) {
+  std::string clip = make_clip("clip.mp4");
+  VideoSource src(clip, 20);
+  EXPECT_DOUBLE_EQ(src.duration(), 1.0);
+  std::vector<FramePtr> first;
+  for (uint64_t i = 0; i < 20; ++i) first.push_back(src.capture(i).frame);
+  for (uint64_t i = 20; i < 40; ++i) {
+    auto c = src.capture(i);
+    ASSERT_TRUE(c.frame);
+    // Decoding is deterministic: the second pass is the first, pixel for pixel.
+    EXPECT_TRUE(c.frame->same_pixels(*first[i - 20], c.frame->bounds())) << "tick " << i;
+    EXPECT_EQ(c.damage.empty(), i % 2 == 1) << "tick " << i;
+  }
+  // A late clock skipping many passes lands in the right place.
+  auto far = src.capture(20 * 1000 + 7);
+  EXPECT_TRUE(far.frame->same_pixels(*first[7], far.frame->bounds()));
+  EXPECT_EQ(far.damage.area(), 160 * 96);
+}
+
+TEST_F(VideoSourceTest, LoopsFilesThatDoNotSayHowLongTheyAre) {
+  // Raw H.264 has neither timestamps nor a duration (and cannot seek): frames follow the stated
+  // rate, the pass ends with the last frame, the file is read again from the start.
+  std::string clip = make_clip("clip.h264");
+  auto refs = reference_frames(clip, {160, 96});
+  ASSERT_EQ(refs.size(), 10u);
+  VideoSource src(clip, 20);
+  EXPECT_EQ(src.duration(), 0.0);
+  std::vector<FramePtr> first;
+  for (uint64_t i = 0; i < 20; ++i) {
+    first.push_back(src.capture(i).frame);
+    EXPECT_GE(psnr(*first.back(), refs[i / 2], refs[0].bounds()), 40.0) << "tick " << i;
+  }
+  for (uint64_t i = 20; i < 40; ++i) {
+    auto c = src.capture(i);
+    EXPECT_TRUE(c.frame->same_pixels(*first[i - 20], c.frame->bounds())) << "tick " << i;
+    EXPECT_EQ(c.damage.empty(), i % 2 == 1) << "tick " << i;
+  }
+  EXPECT_NEAR(src.duration(), 1.0, 1e-6);
+}
+
+TEST_F(VideoSourceTest, OddSizesLoseTheirLastColumnAndRow) {
+  std::string clip = (dir_ / "odd.mkv").string();
+  ffmpeg("-f lavfi -i testsrc2=size=162x98:rate=10 -vf format=rgb24,crop=161:97:0:0 -t 0.3 -c:v png '" + clip + "'");
+  auto refs = reference_frames(clip, {161, 97});
+  ASSERT_EQ(refs.size(), 3u);
+  VideoSource src(clip, 10);
+  EXPECT_EQ(src.size(), (Size{160, 96}));
+  for (uint64_t i = 0; i < 3; ++i) {
+    auto c = src.capture(i);
+    EXPECT_TRUE(c.frame->same_pixels(refs[i], c.frame->bounds())) << "tick " << i;  // lossless RGB
+  }
+}
+
+TEST_F(VideoSourceTest, FilesThatAreNoVideoAreRefusedByName) {
+  std::string text = (dir_ / "notes.txt").string();
+  std::ofstream(text) << "this is not a video\n";
+  std::string e = runtime_error_of([&] { make_frame_source("video:" + text, {}); });
+  EXPECT_NE(e.find(text), std::string::npos) << e;
+  EXPECT_NE(e.find("Invalid data"), std::string::npos) << e;
+
+  std::string audio = (dir_ / "tone.wav").string();
+  ffmpeg("-f lavfi -i sine=duration=0.2 '" + audio + "'");
+  e = runtime_error_of([&] { make_frame_source("video:" + audio, {}); });
+  EXPECT_NE(e.find(audio), std::string::npos) << e;
+  EXPECT_NE(e.find("no playable video stream"), std::string::npos) << e;
+}
+
+TEST(VideoSource, MissingFilesAreRefusedByName) {
+  std::string path = (std::filesystem::temp_directory_path() / "tessera_no_such_video.mp4").string();
+  std::string e = runtime_error_of([&] { make_frame_source("video:" + path, {}); });
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("No such file or directory"), std::string::npos) << e;
+  EXPECT_THROW(make_frame_source("video:", {}), std::invalid_argument);
 }

@@ -32,8 +32,8 @@ struct CommonOptions {
 void add_source_options(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--source", o.source,
                   "Frame source: 'demo' (built-in synthetic desktop), 'image:PATH' (a PNG shown as a still "
-                  "desktop, pixel for pixel), 'x11:DISPLAY' (an X display, e.g. x11::0; viewers' keys and pointer "
-                  "are injected with XTest)")
+                  "desktop, pixel for pixel), 'video:PATH' (a video file played at its own rate, looping), "
+                  "'x11:DISPLAY' (an X display, e.g. x11::0; viewers' keys and pointer are injected with XTest)")
       ->required();
   cmd->add_option("--size", o.size, "Desktop size WxH for sources that choose their own size (demo)")
       ->capture_default_str()

@@ -15,6 +15,7 @@
 #include "capture/capture_loop.h"
 #include "capture/demo_source.h"
 #include "tests/log_capture.h"
+#include "transport/input/keysym.h"
 #include "transport/vnc/pixel_format.h"
 #include "transport/vnc/rfb_wire.h"
 #include "transport/vnc/vnc_server.h"
@@ -390,6 +391,27 @@ TEST(VncPixelFormat, ParseRejectsWhatCannotBeServed) {
   native.write(c);
   c[10] = 30;  // red shift 30 + 8 bits > 32
   EXPECT_THROW(parse(c), ProtocolError);
+}
+
+TEST(InputTables, KeysymsAndXtCodesBecomeEvdevCodes) {
+  using input::keysym_to_evdev;
+  using input::xt_to_evdev;
+  EXPECT_EQ(keysym_to_evdev('a'), 30u);  // KEY_A
+  EXPECT_EQ(keysym_to_evdev('A'), 30u);  // the client sends Shift itself
+  EXPECT_EQ(keysym_to_evdev('!'), 2u);   // Shift+1
+  EXPECT_EQ(keysym_to_evdev('0'), 11u);
+  EXPECT_EQ(keysym_to_evdev(' '), 57u);
+  EXPECT_EQ(keysym_to_evdev('~'), 41u);
+  EXPECT_EQ(keysym_to_evdev(0xFF0D), 28u);  // Return
+  EXPECT_EQ(keysym_to_evdev(0xFFE1), 42u);  // Shift_L
+  EXPECT_EQ(keysym_to_evdev(0xFFE3), 29u);  // Control_L
+  EXPECT_EQ(keysym_to_evdev(0xFFBE), 59u);  // F1
+  EXPECT_EQ(keysym_to_evdev(0xFFC9), 88u);  // F12
+  EXPECT_EQ(keysym_to_evdev(0xFF51), 105u);  // Left
+  EXPECT_EQ(keysym_to_evdev(0x20AC), 0u);    // the euro sign has no US key: dropped
+  EXPECT_EQ(xt_to_evdev(0x1E), 30u);          // A
+  EXPECT_EQ(xt_to_evdev(0xCD), 106u);         // E0 4D: Right
+  EXPECT_EQ(xt_to_evdev(0x9D), 97u);          // E0 1D: right Control
 }
 
 TEST(VncDes, KnownAnswer) {

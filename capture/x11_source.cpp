@@ -21,6 +21,8 @@ namespace tessera {
 
 namespace {
 
+constexpr uint64_t kFullReadEvery = 60;  // ticks
+
 // Xlib's default error handler exits the process; ours logs and carries on.
 std::atomic<int> g_last_x_error{0};
 int x_error_handler(Display* d, XErrorEvent* e) {
@@ -54,6 +56,7 @@ struct X11Source::Impl {
   uint64_t cursor_serial = 0;
   int pointer_x = 0, pointer_y = 0;
   bool restore_autorepeat = false;
+  uint64_t ticks_since_full = 0;
 
   void open(const std::string& display) {
     XInitThreads();
@@ -120,8 +123,19 @@ struct X11Source::Impl {
       spdlog::warn("x11: no shared memory segment ({}); reading the screen with XGetImage", std::strerror(errno));
       return;
     }
-    shminfo.shmaddr = image->data = static_cast<char*>(shmat(shminfo.shmid, nullptr, 0));
+    void* addr = shmat(shminfo.shmid, nullptr, 0);
+    if (addr == reinterpret_cast<void*>(-1)) {
+      spdlog::warn("x11: cannot map a shared memory segment ({}); reading the screen with XGetImage",
+                   std::strerror(errno));
+      shmctl(shminfo.shmid, IPC_RMID, nullptr);
+      XDestroyImage(image);
+      image = nullptr;
+      shm = false;
+      return;
+    }
+    shminfo.shmaddr = image->data = static_cast<char*>(addr);
     shminfo.readOnly = False;
+    XSync(dpy, False);  // errors from earlier requests must not be blamed on the attach
     g_last_x_error = 0;
     bool attached = XShmAttach(dpy, &shminfo);
     XSync(dpy, False);
@@ -217,9 +231,14 @@ CapturedFrame X11Source::capture(uint64_t) {
   Impl& d = *impl_;
   d.drain_events();
   Rect all{0, 0, d.size.width, d.size.height};
-  if (!d.full && d.pending.empty() && d.last) return {d.last, Region()};  // quiet: read nothing
+  // Quiet: read nothing, except a full read now and then for changes XDamage does not report
+  // (some direct-rendering paths).
+  if (++d.ticks_since_full >= kFullReadEvery) d.full = true;
+  if (!d.full && d.pending.empty() && d.last) return {d.last, Region()};
   FramePtr f = d.read_screen();
+  if (!f && !d.last) throw std::runtime_error("x11: cannot read the screen of '" + d.name + "'");
   if (!f) return {d.last, Region()};
+  if (d.full) d.ticks_since_full = 0;
   CapturedFrame out;
   out.frame = f;
   if (d.full || !d.last || d.last->size() != f->size()) {

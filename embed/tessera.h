@@ -54,8 +54,9 @@
  * Errors: functions that return int give TESSERA_OK (0) or a negative TESSERA_E_* code, and
  * tessera_last_error says why. C++ exceptions never leave the library.
  *
- * Logging goes to spdlog's default logger (standard error unless the process installed its own
- * default logger); passwords never appear in it. A log_level other than TESSERA_LOG_UNCHANGED sets
+ * Logging goes to spdlog's default logger, which the library never replaces (spdlog's own default
+ * writes to standard output; install yours before tessera_server_new to send it elsewhere, and free
+ * every server before spdlog::shutdown). Passwords never appear in it. A log_level other than TESSERA_LOG_UNCHANGED sets
  * spdlog's level for the whole process.
  *
  * Link with -ltessera (build/libtessera.so).
@@ -166,7 +167,8 @@ typedef struct tessera_rect {
 #define TESSERA_INPUT_BUTTON_DOWN 4
 #define TESSERA_INPUT_BUTTON_UP 5
 
-/* Buttons: 1 left, 2 middle, 3 right, 4 wheel up, 5 wheel down; in `buttons` as bits 0..4. */
+/* Buttons as X numbers them: 1 left, 2 middle, 3 right, 4/5 wheel up/down, 6/7 wheel left/right,
+ * 8/9 back/forward; in `buttons` as bits 0..8 (button N is bit N-1). */
 #define TESSERA_BUTTON_MASK_LEFT 0x01u
 #define TESSERA_BUTTON_MASK_MIDDLE 0x02u
 #define TESSERA_BUTTON_MASK_RIGHT 0x04u
@@ -182,7 +184,7 @@ typedef struct tessera_input_event {
   uint32_t key;     /* key events: Linux evdev code (linux/input-event-codes.h: KEY_A is 30) */
   int32_t x;        /* pointer events: position, or movement for TESSERA_INPUT_POINTER_RELATIVE */
   int32_t y;
-  uint32_t button;  /* button events: which button (1 left, 2 middle, 3 right, 4/5 wheel) */
+  uint32_t button;  /* button events: which button, 1..9 as above */
   uint32_t buttons; /* pointer and button events: TESSERA_BUTTON_MASK_* held after the event */
 } tessera_input_event;
 

@@ -158,23 +158,6 @@ void copy_message(char* err, size_t err_len, std::string_view msg) noexcept {
 
 // spdlog's own default logger writes to standard output, which belongs to the host program:
 // unless the process installed a default logger of its own, ours writes to standard error.
-void ensure_logger() noexcept {
-  static std::once_flag once;
-  try {
-    std::call_once(once, [] {
-      auto current = spdlog::default_logger();
-      if (current && !current->name().empty()) return;  // the process chose one
-      if (auto ours = spdlog::get("tessera")) {
-        spdlog::set_default_logger(ours);
-        return;
-      }
-      init_logging();
-    });
-  } catch (...) {
-    // Logging stays where it was; nothing else depends on it.
-  }
-}
-
 std::string level_name(int level) {
   switch (level) {
     case TESSERA_LOG_TRACE: return "trace";
@@ -347,6 +330,12 @@ struct tessera_server {
     ev.key = e.key;
     ev.x = e.x;
     ev.y = e.y;
+    if (e.kind != InputEvent::Kind::PointerRelative) {
+      // A viewer's absolute position is clamped to the frame: the producer may index with it.
+      Size sz = source.size();
+      ev.x = std::clamp(e.x, 0, std::max(0, sz.width - 1));
+      ev.y = std::clamp(e.y, 0, std::max(0, sz.height - 1));
+    }
     ev.button = e.button;
     ev.buttons = e.buttons;
     const tessera_server* outer = t_in_callback;
@@ -434,7 +423,6 @@ TESSERA_API tessera_server* tessera_server_new(const tessera_config* config, cha
     int code = TESSERA_OK;
     std::string why = read_config(config, s, code);
     if (!why.empty()) return fail(nullptr, code, "tessera_server_new: " + why);
-    ensure_logger();
     if (s.log_level != TESSERA_LOG_UNCHANGED) set_log_level(level_name(s.log_level));
     made = new tessera_server(s);
     return succeed(nullptr);

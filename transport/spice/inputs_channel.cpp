@@ -6,8 +6,10 @@
 namespace tessera::spice {
 
 namespace {
-// SPICE button masks use the same bit order as ours (left, middle, right, up, down, ...).
-uint32_t buttons_of(uint16_t spice_mask) { return spice_mask & 0x7Fu; }
+// SPICE numbers left, middle, right, wheel up, wheel down 1-5 as we do, but its side and extra
+// buttons are 6 and 7, where ours (and X's) are 8 and 9 (6 and 7 scroll horizontally).
+uint32_t button_of(uint8_t spice_button) { return spice_button >= 6 ? spice_button + 2u : spice_button; }
+uint32_t buttons_of(uint16_t spice_mask) { return (spice_mask & 0x1Fu) | uint32_t(spice_mask & 0x60u) << 2; }
 }  // namespace
 
 void InputsChannel::on_start() { send(SPICE_MSG_INPUTS_INIT, inputs_init(modifiers_)); }
@@ -70,7 +72,7 @@ void InputsChannel::on_message(uint16_t type, WireReader& body) {
     case SPICE_MSGC_INPUTS_MOUSE_RELEASE: {
       InputEvent e;
       e.kind = type == SPICE_MSGC_INPUTS_MOUSE_PRESS ? InputEvent::Kind::ButtonDown : InputEvent::Kind::ButtonUp;
-      e.button = body.u8();
+      e.button = button_of(body.u8());
       e.buttons = buttons_ = buttons_of(body.u16());
       deliver(e);
       break;

@@ -13,6 +13,33 @@
  *    "pixel_format":"...","server_format":"...","local_port":N,
  *    "protocol":"3.8","desktop_name":"...","ms":N,"exit":N,"log":[...last lines...]}
  *
+ * With --hold-ms, --type, --pointer or --cursor it also reports
+ *   "first_width":W,"first_height":H (the size at the first settled picture),
+ *   "sizes":[[W,H],...] (every framebuffer (re)allocation: DesktopSize and
+ *   ExtendedDesktopSize resizes show here), "keys_sent":N, "pointer_sent":N,
+ *   "cursor":{"shapes":N,"width":W,"height":H,"hot_x":X,"hot_y":Y} or null,
+ *   "desktop_size":[{"enc":-308,"x":X,"y":Y,"w":W,"h":H,"screen_ids":[ID,...]},...]
+ *   (every DesktopSize -223 / ExtendedDesktopSize -308 rect header seen, with the
+ *   ids of the screens that follow an ExtendedDesktopSize header: libvncclient
+ *   0.9.14 ignores an ExtendedDesktopSize whose screen has id 0),
+ * and prints an extra line {"event":"settled","width":W,"height":H,...} (flushed)
+ * as soon as the first picture settled, before any input is sent: a test that
+ * wants to change the server's screen under a connected client waits for it.
+ * After that line the probe sends the --pointer events (in order, 20 ms apart),
+ * then types --type, then stays connected for --hold-ms and until no update came
+ * for --settle-ms; --out gets that final picture and "width"/"height" its size.
+ *
+ *   --type TEXT    KeyEvent keysyms (RFB KeyEvent, not QEMU scan codes): a
+ *                  printable ASCII character is its own keysym, with XK_Shift_L
+ *                  held around upper-case letters and shifted US symbols; \n is
+ *                  XK_Return (the two characters backslash-n in TEXT as well).
+ *   --pointer X,Y[,MASK]  a PointerEvent (repeatable, up to 16).
+ *   --cursor       lists the Cursor/XCursor pseudo-encodings (useRemoteCursor)
+ *                  and records the shapes (GotCursorShape).
+ *   --cursor-out F the last cursor shape as width*height RGBA bytes (8 bits a
+ *                  channel from the client pixel format; A = 255 where the mask
+ *                  bit is set, else 0, with R = G = B = 0).
+ *
  * Exit status 0 if it connected and wrote a frame, 1 otherwise, 2 on bad usage.
  * It never hangs: an interval timer ends the process after --timeout-ms whatever
  * libvncclient is doing (the JSON line is still printed, with the error).
@@ -89,6 +116,12 @@ struct options {
   int timeout_ms;
   const char* pixel_format;
   const char* sasl_mech; /* NULL: libvncclient/Cyrus choose from the server's list */
+  int hold_ms;           /* stay connected this long after the first settled picture */
+  const char* type;      /* keysyms to send after the first picture */
+  int pointer[16][3];    /* x, y, button mask */
+  int n_pointer;
+  int cursor;            /* useRemoteCursor */
+  const char* cursor_out;
 };
 
 static struct options opt = {
@@ -129,6 +162,24 @@ static char g_sasl_mech[64] = "";
 static int g_sasl_ssf = -1;
 static int g_local_port = -1; /* our end of the TCP connection: the server logs it as the peer */
 static char g_server_pf[128] = "";
+
+static int g_extended; /* report the hold/input/cursor fields */
+static int g_first_w = -1, g_first_h = -1;
+#define N_SIZES 16
+static int g_sizes[N_SIZES][2];
+static int g_n_sizes;
+static int g_keys_sent, g_pointer_sent;
+static int g_cursor_shapes, g_cursor_w, g_cursor_h, g_cursor_hx, g_cursor_hy;
+static unsigned char* g_cursor_rgba; /* the last shape, w*h*4 */
+#define N_DS 16
+static struct {
+  int32_t enc;
+  int x, y, w, h, n_ids;
+  uint32_t ids[4];
+} g_ds[N_DS];
+static int g_n_ds;
+static int g_ds_state; /* 1: ExtendedDesktopSize header read, 2: reading its screens */
+static int g_ds_screens_left;
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -309,6 +360,24 @@ static void emit_json(const char* error, int exit_code) {
   b_str(&b, ",\"desktop_name\":");
   b_jstr(&b, c && g_connected && c->desktopName ? c->desktopName : "");
   b_fmt(&b, ",\"local_port\":%d", g_local_port);
+  if (g_extended) {
+    b_fmt(&b, ",\"first_width\":%d,\"first_height\":%d,\"sizes\":[", g_first_w, g_first_h);
+    for (int i = 0; i < g_n_sizes; i++) b_fmt(&b, "%s[%d,%d]", i ? "," : "", g_sizes[i][0], g_sizes[i][1]);
+    b_fmt(&b, "],\"keys_sent\":%d,\"pointer_sent\":%d,\"cursor\":", g_keys_sent, g_pointer_sent);
+    if (g_cursor_shapes)
+      b_fmt(&b, "{\"shapes\":%d,\"width\":%d,\"height\":%d,\"hot_x\":%d,\"hot_y\":%d}", g_cursor_shapes,
+            g_cursor_w, g_cursor_h, g_cursor_hx, g_cursor_hy);
+    else
+      b_str(&b, "null");
+    b_str(&b, ",\"desktop_size\":[");
+    for (int i = 0; i < g_n_ds; i++) {
+      b_fmt(&b, "%s{\"enc\":%d,\"x\":%d,\"y\":%d,\"w\":%d,\"h\":%d,\"screen_ids\":[", i ? "," : "",
+            (int)g_ds[i].enc, g_ds[i].x, g_ds[i].y, g_ds[i].w, g_ds[i].h);
+      for (int k = 0; k < g_ds[i].n_ids; k++) b_fmt(&b, "%s%u", k ? "," : "", g_ds[i].ids[k]);
+      b_str(&b, "]}");
+    }
+    b_str(&b, "]");
+  }
   b_fmt(&b, ",\"ms\":%lld,\"exit\":%d,\"log\":[", now_ms() - g_t0, exit_code);
   for (int i = first; i < g_log_n; i++) {
     if (i > first) b_str(&b, ",");
@@ -378,9 +447,31 @@ rfbBool ReadFromRFBServer(rfbClient* client, char* out, unsigned int n) {
   rfbBool ok = real(client, out, n);
   if (ok) {
     g_bytes += n;
+    const unsigned char* u = (const unsigned char*)out;
+    int ds_state = g_ds_state;
+    g_ds_state = 0;
     if (n == 12) {
       memcpy(g_last12, out, 12);
       g_have12 = 1;
+      int32_t enc = (int32_t)((uint32_t)u[8] << 24 | (uint32_t)u[9] << 16 | (uint32_t)u[10] << 8 | u[11]);
+      if ((enc == (int32_t)rfbEncodingNewFBSize || enc == (int32_t)rfbEncodingExtDesktopSize) && g_n_ds < N_DS) {
+        g_ds[g_n_ds].enc = enc;
+        g_ds[g_n_ds].x = u[0] << 8 | u[1];
+        g_ds[g_n_ds].y = u[2] << 8 | u[3];
+        g_ds[g_n_ds].w = u[4] << 8 | u[5];
+        g_ds[g_n_ds].h = u[6] << 8 | u[7];
+        g_ds[g_n_ds].n_ids = 0;
+        g_n_ds++;
+        if (enc == (int32_t)rfbEncodingExtDesktopSize) g_ds_state = 1;
+      }
+    } else if (ds_state == 1 && n == 4) { /* number-of-screens, padding */
+      g_ds_screens_left = u[0];
+      if (g_ds_screens_left) g_ds_state = 2;
+    } else if (ds_state == 2 && n == 16) { /* id, x, y, w, h, flags */
+      if (g_n_ds > 0 && g_ds[g_n_ds - 1].n_ids < 4)
+        g_ds[g_n_ds - 1].ids[g_ds[g_n_ds - 1].n_ids++] =
+            (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+      if (--g_ds_screens_left > 0) g_ds_state = 2;
     } else if (n == 1 && g_expect_tight_ctl) {
       g_expect_tight_ctl = 0;
       if ((((unsigned char)out[0]) >> 4) == 9) g_tight_jpeg++;
@@ -436,6 +527,11 @@ static void finished_update(rfbClient* c) {
 }
 
 static rfbBool malloc_fb(rfbClient* c) {
+  if (g_n_sizes < N_SIZES) {
+    g_sizes[g_n_sizes][0] = c->width;
+    g_sizes[g_n_sizes][1] = c->height;
+    g_n_sizes++;
+  }
   free(c->frameBuffer);
   size_t size = (size_t)c->width * c->height * (c->format.bitsPerPixel / 8);
   c->frameBuffer = calloc(size ? size : 1, 1);
@@ -485,6 +581,40 @@ static rfbCredential* get_credential(rfbClient* c, int type) {
     return NULL;
   }
   return cred;
+}
+
+static int bits_of(unsigned max);
+static unsigned scale8(unsigned v, unsigned max);
+
+static uint32_t load_pixel(const rfbPixelFormat* f, const unsigned char* p, int bpp) {
+  uint32_t v = 0;
+  for (int i = 0; i < bpp; i++) {
+    if (f->bigEndian)
+      v = v << 8 | p[i];
+    else
+      v |= (uint32_t)p[i] << (8 * i);
+  }
+  return v;
+}
+
+/* Rich cursor (or XCursor): libvncclient leaves the pixels in client->rcSource (client
+   format) and the mask in client->rcMask (one byte a pixel). */
+static void got_cursor_shape(rfbClient* c, int xhot, int yhot, int w, int h, int bpp) {
+  g_cursor_shapes++;
+  g_cursor_w = w, g_cursor_h = h, g_cursor_hx = xhot, g_cursor_hy = yhot;
+  free(g_cursor_rgba);
+  g_cursor_rgba = calloc((size_t)w * h * 4 + 1, 1);
+  if (!g_cursor_rgba || !c->rcSource || !c->rcMask) return;
+  const rfbPixelFormat* f = &c->format;
+  for (int i = 0; i < w * h; i++) {
+    if (!c->rcMask[i]) continue;
+    uint32_t v = load_pixel(f, c->rcSource + (size_t)i * bpp, bpp);
+    unsigned char* o = g_cursor_rgba + (size_t)i * 4;
+    o[0] = (unsigned char)scale8((v >> f->redShift) & f->redMax, f->redMax);
+    o[1] = (unsigned char)scale8((v >> f->greenShift) & f->greenMax, f->greenMax);
+    o[2] = (unsigned char)scale8((v >> f->blueShift) & f->blueMax, f->blueMax);
+    o[3] = 255;
+  }
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -579,13 +709,7 @@ static int write_ppm(rfbClient* c, const char* path) {
   for (int y = 0; y < c->height; y++) {
     const unsigned char* p = c->frameBuffer + (size_t)y * c->width * bpp;
     for (int x = 0; x < c->width; x++, p += bpp) {
-      uint32_t v = 0;
-      for (int i = 0; i < bpp; i++) {
-        if (f->bigEndian)
-          v = v << 8 | p[i];
-        else
-          v |= (uint32_t)p[i] << (8 * i);
-      }
+      uint32_t v = load_pixel(f, p, bpp);
       row[3 * x + 0] = (unsigned char)scale8((v >> f->redShift) & f->redMax, f->redMax);
       row[3 * x + 1] = (unsigned char)scale8((v >> f->greenShift) & f->greenMax, f->greenMax);
       row[3 * x + 2] = (unsigned char)scale8((v >> f->blueShift) & f->blueMax, f->blueMax);
@@ -603,11 +727,12 @@ static void usage(FILE* to) {
           "                 [--encodings \"tight zrle copyrect hextile zlib raw\"] [--quality N]\n"
           "                 [--compress N] [--out FILE.ppm] [--settle-ms N] [--timeout-ms N]\n"
           "                 [--bgr | --pixel-format default|bgrx|be32|bgr565|rgb565|bgr233]\n"
-          "                 [--sasl-mech MECH]\n"
+          "                 [--sasl-mech MECH] [--hold-ms N] [--type TEXT]\n"
+          "                 [--pointer X,Y[,MASK]]... [--cursor] [--cursor-out FILE.rgba]\n"
           "Connects with libvncclient, writes the framebuffer as a PPM once no update came for\n"
           "--settle-ms (default 400), prints one JSON line. No --quality: no JPEG (lossless).\n"
           "Exit 0: connected and a frame written; 1: not; 2: usage. Hard limit --timeout-ms\n"
-          "(default 10000).\n");
+          "(default 10000). --hold-ms/--type/--pointer/--cursor: see the source's header.\n");
 }
 
 static int parse_int(const char* s, int* out) {
@@ -621,7 +746,8 @@ static int parse_int(const char* s, int* out) {
 
 static int parse_args(int argc, char** argv) {
   enum { O_HOST = 1000, O_PORT, O_AUTH, O_PW, O_USER, O_CA, O_CRL, O_CERT, O_KEY, O_ENC, O_Q,
-         O_C, O_OUT, O_SETTLE, O_TIMEOUT, O_BGR, O_PF, O_MECH, O_HELP };
+         O_C, O_OUT, O_SETTLE, O_TIMEOUT, O_BGR, O_PF, O_MECH, O_HOLD, O_TYPE, O_POINTER,
+         O_CURSOR, O_CURSOR_OUT, O_HELP };
   static const struct option lo[] = {
       {"host", required_argument, 0, O_HOST},      {"port", required_argument, 0, O_PORT},
       {"auth-types", required_argument, 0, O_AUTH}, {"password", required_argument, 0, O_PW},
@@ -632,6 +758,9 @@ static int parse_args(int argc, char** argv) {
       {"out", required_argument, 0, O_OUT},        {"settle-ms", required_argument, 0, O_SETTLE},
       {"timeout-ms", required_argument, 0, O_TIMEOUT}, {"bgr", no_argument, 0, O_BGR},
       {"pixel-format", required_argument, 0, O_PF}, {"sasl-mech", required_argument, 0, O_MECH},
+      {"hold-ms", required_argument, 0, O_HOLD},   {"type", required_argument, 0, O_TYPE},
+      {"pointer", required_argument, 0, O_POINTER}, {"cursor", no_argument, 0, O_CURSOR},
+      {"cursor-out", required_argument, 0, O_CURSOR_OUT},
       {"help", no_argument, 0, O_HELP},
       {0, 0, 0, 0}};
   int c;
@@ -678,6 +807,25 @@ static int parse_args(int argc, char** argv) {
       case O_BGR: opt.pixel_format = "bgr565"; break;
       case O_PF: opt.pixel_format = optarg; break;
       case O_MECH: opt.sasl_mech = optarg; break;
+      case O_HOLD:
+        if (!parse_int(optarg, &opt.hold_ms) || opt.hold_ms < 0) return 0;
+        break;
+      case O_TYPE: opt.type = optarg; break;
+      case O_POINTER: {
+        int x, y, m = 0, n;
+        char tail;
+        n = sscanf(optarg, "%d,%d,%d%c", &x, &y, &m, &tail);
+        if ((n != 2 && n != 3) || x < 0 || y < 0 || x > 65535 || y > 65535 || m < 0 || m > 255 ||
+            opt.n_pointer >= 16)
+          return 0;
+        opt.pointer[opt.n_pointer][0] = x;
+        opt.pointer[opt.n_pointer][1] = y;
+        opt.pointer[opt.n_pointer][2] = m;
+        opt.n_pointer++;
+        break;
+      }
+      case O_CURSOR: opt.cursor = 1; break;
+      case O_CURSOR_OUT: opt.cursor_out = optarg; opt.cursor = 1; break;
       case O_HELP: usage(stdout); exit(0);
       default: return 0;
     }
@@ -685,6 +833,62 @@ static int parse_args(int argc, char** argv) {
   if (optind != argc || !opt.host || opt.port < 0) return 0;
   if ((opt.cert == NULL) != (opt.key == NULL)) return 0;
   return 1;
+}
+
+/* ------------------------------------------------------------------ main loop */
+
+/* Handles server messages until an update came and then none for --settle-ms (and not
+   before `not_before`). Returns NULL, or why it stopped. */
+static const char* run_until_settled(rfbClient* c, long long not_before, long long deadline) {
+  g_settled = 0;
+  for (;;) {
+    long long t = now_ms();
+    if (g_updates > 0 && t >= not_before && t - g_last_update >= opt.settle_ms && !pending_input(c)) {
+      g_settled = 1;
+      return NULL;
+    }
+    if (t >= deadline)
+      return g_updates ? "updates kept arriving until the deadline (not settled)"
+                       : "no framebuffer update before the deadline";
+    int r = pending_input(c) ? 1 : WaitForMessage(c, 20000);
+    if (r < 0) return "waiting for the server failed";
+    if (r > 0 && !HandleRFBServerMessage(c)) return "connection lost while receiving updates";
+  }
+}
+
+static void print_settled_event(rfbClient* c) {
+  char line[256];
+  int n = snprintf(line, sizeof line,
+                   "{\"event\":\"settled\",\"width\":%d,\"height\":%d,\"updates\":%d,\"cursor_shapes\":%d,"
+                   "\"ms\":%lld}\n",
+                   c->width, c->height, g_updates, g_cursor_shapes, now_ms() - g_t0);
+  if (n > 0 && write(1, line, (size_t)n) != n) { /* stdout gone: the final line fails too */
+  }
+}
+
+/* Sends `text` as RFB KeyEvents (keysyms), Shift_L around what needs Shift on a US
+   keyboard. Returns NULL or why not. */
+static const char* type_text(rfbClient* c, const char* text) {
+  static const char shifted[] = "~!@#$%^&*()_+{}|:\"<>?";
+  for (const char* p = text; *p; p++) {
+    uint32_t sym;
+    unsigned char ch = (unsigned char)*p;
+    if (ch == '\n' || (ch == '\\' && p[1] == 'n')) {
+      sym = 0xff0d; /* XK_Return */
+      if (ch == '\\') p++;
+    } else if (ch >= 0x20 && ch < 0x7f) {
+      sym = ch; /* Latin-1 keysyms are the character codes */
+    } else {
+      return "--type: only printable ASCII and \\n";
+    }
+    int shift = (ch >= 'A' && ch <= 'Z') || (ch != 0 && strchr(shifted, ch) != NULL);
+    if (shift && !SendKeyEvent(c, 0xffe1, TRUE)) return "sending a KeyEvent failed"; /* XK_Shift_L */
+    if (!SendKeyEvent(c, sym, TRUE) || !SendKeyEvent(c, sym, FALSE)) return "sending a KeyEvent failed";
+    if (shift && !SendKeyEvent(c, 0xffe1, FALSE)) return "sending a KeyEvent failed";
+    g_keys_sent += shift ? 4 : 2;
+    usleep(5000);
+  }
+  return NULL;
 }
 
 /* ------------------------------------------------------------------ main */
@@ -732,7 +936,9 @@ int main(int argc, char** argv) {
     c->appData.enableJPEG = FALSE; /* lossless: no JPEG quality pseudo-encoding */
   }
   if (opt.compress != -2) c->appData.compressLevel = opt.compress;
-  c->appData.useRemoteCursor = FALSE;
+  c->appData.useRemoteCursor = opt.cursor ? TRUE : FALSE;
+  if (opt.cursor) c->GotCursorShape = got_cursor_shape;
+  g_extended = opt.hold_ms > 0 || opt.type || opt.n_pointer || opt.cursor;
   c->GetPassword = get_password;
   c->GetCredential = get_credential;
   c->GetUser = get_user;
@@ -775,26 +981,20 @@ int main(int argc, char** argv) {
   const char* error = NULL;
   int soft_budget = opt.timeout_ms - (opt.timeout_ms / 4 < 500 ? opt.timeout_ms / 4 : 500);
   long long deadline = g_t0 + soft_budget;
-  for (;;) {
-    long long t = now_ms();
-    if (g_updates > 0 && t - g_last_update >= opt.settle_ms && !pending_input(c)) {
-      g_settled = 1;
-      break;
+  error = run_until_settled(c, 0, deadline);
+  if (!error && g_extended) {
+    g_first_w = c->width;
+    g_first_h = c->height;
+    print_settled_event(c);
+    for (int i = 0; i < opt.n_pointer && !error; i++) {
+      if (i) usleep(20000);
+      if (!SendPointerEvent(c, opt.pointer[i][0], opt.pointer[i][1], opt.pointer[i][2]))
+        error = "sending a PointerEvent failed";
+      else
+        g_pointer_sent++;
     }
-    if (t >= deadline) {
-      error = g_updates ? "updates kept arriving until the deadline (not settled)"
-                        : "no framebuffer update before the deadline";
-      break;
-    }
-    int r = pending_input(c) ? 1 : WaitForMessage(c, 20000);
-    if (r < 0) {
-      error = "waiting for the server failed";
-      break;
-    }
-    if (r > 0 && !HandleRFBServerMessage(c)) {
-      error = "connection lost while receiving updates";
-      break;
-    }
+    if (!error && opt.type) error = type_text(c, opt.type);
+    if (!error) error = run_until_settled(c, now_ms() + opt.hold_ms, deadline);
   }
 
   int wrote = 0;
@@ -811,6 +1011,13 @@ int main(int argc, char** argv) {
     } else {
       wrote = 1;
     }
+  }
+  if (opt.cursor_out && g_cursor_rgba) {
+    FILE* fp = fopen(opt.cursor_out, "wb");
+    if (!fp || fwrite(g_cursor_rgba, 4, (size_t)g_cursor_w * g_cursor_h, fp) != (size_t)g_cursor_w * g_cursor_h) {
+      if (!error) error = "could not write --cursor-out";
+    }
+    if (fp) fclose(fp);
   }
   /* Stop the timer before the (quick) cleanup so it cannot fire mid-print. */
   struct itimerval off = {{0, 0}, {0, 0}};

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """End-to-end test: an X display (`--source x11:DISPLAY`) served to spice-gtk.
 
-Usage:  /usr/bin/python3 x11_capture_test.py /path/to/tessera
+Usage:  /usr/bin/python3 x11_capture_test.py /path/to/tessera [/path/to/tessera_vnc_probe]
 
 Starts a private Xvfb (24-bit, -noreset, -retro for the stippled root and the
 X cursor) with an xterm running `tee FILE` (what is typed lands in FILE and
 on the screen), serves it with `tessera serve --source x11::N` and connects
-the stock spice-gtk client library (GObject introspection) to it. Checks:
+the stock spice-gtk client library (GObject introspection) to it; the server
+also listens for VNC (`--vnc-port 0`, security None) and libvncclient
+(tessera_vnc_probe, tests/e2e/vnc/vnc_probe.c, next to tessera unless a second
+argument or $TESSERA_VNC_PROBE names it) connects to that. Checks:
 
   - pictures: once the screen is quiet the client's primary surface equals
     `xwd -root` of the X server pixel for pixel: at first, after the xterm
@@ -31,11 +34,29 @@ the stock spice-gtk client library (GObject introspection) to it. Checks:
     cannot grow past it), then `xrandr -s 800x600`: the client gets a new
     800x600 primary surface, equal to xwd.
 
+Over VNC (libvncclient, lossless: no JPEG quality level, default pixel format
+R0 G8 B16):
+
+  - vnc picture: with Tight and with ZRLE the probe's picture equals xwd -root
+    pixel for pixel, and the server used the encoding asked for;
+  - vnc cursor: with the Cursor pseudo-encoding the probe gets the X cursor's
+    shape (XFixesGetCursorImage: size, hotspot, mask = alpha >= 128, colours),
+    and a new shape while connected when its PointerEvent moves the pointer
+    from the xterm (I-beam) to the root window (X) and back;
+  - vnc pointer: a PointerEvent moves the X pointer there (xdotool);
+  - vnc keys: RFB KeyEvents with X keysyms (XK_Shift_L held for capitals,
+    XK_Return) reach the xterm's file; the picture then equals xwd;
+  - vnc resize: a probe connected before `xrandr -s 800x600` ends with an
+    800x600 framebuffer (DesktopSize / ExtendedDesktopSize), entirely
+    repainted and equal to xwd; the same for `xrandr -s 640x400` back (and the
+    spice-gtk client gets its 640x400 primary surface).
+
 Prints one line per check and ends with "N passed, M failed"; exits non-zero
 if any check failed. A missing tool (Xvfb, xterm, xdotool, xwd, xrandr,
 xset, xdpyinfo) is a failure.
 
 Needs: /usr/bin/python3 with python3-gi and gir1.2-spiceclientglib-2.0;
+tessera_vnc_probe (built with tessera when libvncserver-dev is there);
 xvfb, xterm, xfonts-base (the "fixed" font), xdotool, x11-apps (xwd),
 x11-xserver-utils (xrandr, xset), x11-utils (xdpyinfo); libX11 and
 libXfixes for ctypes.
@@ -76,6 +97,14 @@ QUIET_CHECK_S = 1.0
 CLIENT_TIMEOUT = 15.0        # one command to the gi client
 SERVER_START_TIMEOUT = 10.0
 TOOLS = ("Xvfb", "xterm", "xdotool", "xwd", "xrandr", "xset", "xdpyinfo")
+
+# VNC (libvncclient through tessera_vnc_probe)
+VNC_READY_RE = re.compile(r"VNC clients connect to 127\.0\.0\.1:(\d+)")
+VNC_TYPED = "vnc VNC"        # keysyms; Shift_L held for the capitals
+VNC_SETTLE_MS = 250          # the probe's picture: no update for this long
+VNC_HOLD_MS = 300            # stay connected after sending input
+VNC_RESIZE_HOLD_MS = 1000    # a probe waits this long for the resize
+VNC_PROBE_TIMEOUT_MS = 8000
 
 # PC XT scancode set 1, key-down codes (spice_inputs_channel_key_press).
 SC_SHIFT_L, SC_RETURN, SC_SPACE = 0x2A, 0x1C, 0x39
@@ -752,6 +781,325 @@ def check_pointer_and_cursor(R, c, label, x, y):
     return xc
 
 
+# ---------------------------------------------------------------------------
+# VNC: tessera_vnc_probe (libvncclient)
+# ---------------------------------------------------------------------------
+
+class Probe:
+    """One tessera_vnc_probe run (tests/e2e/vnc/vnc_probe.c). With --hold-ms
+    it prints {"event": "settled", ...} once its first picture settled and
+    stays connected; its last line is the JSON result."""
+
+    def __init__(self, c, name, args, timeout_ms=VNC_PROBE_TIMEOUT_MS):
+        c.vnc_runs = getattr(c, "vnc_runs", 0) + 1
+        stem = os.path.join(c.workdir, "vnc-%02d-%s" % (c.vnc_runs, name))
+        self.ppm, self.cursor_path = stem + ".ppm", stem + ".cursor.rgba"
+        self.err_path = stem + ".probe.log"
+        self.timeout_ms = timeout_ms
+        for path in (self.ppm, self.cursor_path):
+            if os.path.exists(path):
+                os.unlink(path)
+        cmd = [c.probe, "--host", "127.0.0.1", "--port", str(c.vnc_port),
+               "--out", self.ppm, "--settle-ms", str(VNC_SETTLE_MS),
+               "--timeout-ms", str(timeout_ms)] + list(args)
+        if "--cursor" in args:
+            cmd += ["--cursor-out", self.cursor_path]
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                         stderr=err, stdin=subprocess.DEVNULL)
+        c.probes.append(self)  # killed at the end if still running
+        self.lines = []
+        self.buf = b""
+
+    def _read(self, until):
+        """Reads stdout lines until `until(line)` or EOF or the deadline."""
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout_ms / 1000.0 + 5
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                text = line.decode("utf-8", "replace").strip()
+                if text:
+                    self.lines.append(text)
+                    if until(text):
+                        return text
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                data = os.read(fd, 65536)
+                if not data:
+                    return None
+                self.buf += data
+
+    def settled(self):
+        """The "settled" event as a dict, or None (the probe ended first)."""
+        line = self._read(lambda t: t.startswith('{"event":"settled"'))
+        return json.loads(line) if line else None
+
+    def finish(self):
+        """(result dict or None, picture rows or None, text for failures)."""
+        self._read(lambda t: False)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            return None, None, "probe did not exit (its hard timeout failed)"
+        with open(self.err_path, "rb") as f:
+            err = f.read().decode("utf-8", "replace")
+        try:
+            res = json.loads(self.lines[-1])
+        except (ValueError, IndexError):
+            return None, None, "probe rc=%s printed no JSON\n%s" % (
+                self.proc.returncode, base.tail(err))
+        res["rc"] = self.proc.returncode
+        rows = None
+        if os.path.exists(self.ppm):
+            try:
+                w, h, rows = base.read_ppm(self.ppm)
+                if (w, h) != (res.get("width"), res.get("height")):
+                    rows = None
+            except ValueError as e:
+                res["error"] = "%s; bad PPM: %s" % (res.get("error"), e)
+        res["cursor_file"] = self.cursor_path if os.path.exists(
+            self.cursor_path) else None
+        return res, rows, "error %r, %s" % (res.get("error"), probe_summary(res))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def probe_summary(res):
+    keys = ("width", "height", "encodings_seen", "rects", "pseudo_rects",
+            "tight_jpeg_rects", "updates", "complete", "sizes",
+            "desktop_size", "cursor", "keys_sent", "pointer_sent", "ms")
+    return ", ".join("%s=%s" % (k, json.dumps(res.get(k))) for k in keys
+                     if res.get(k) not in (None, "", [], {}))
+
+
+def vnc_picture_equals_x(R, c, label, size, args=(), encoding=None):
+    """Runs the probe until its picture equals xwd -root (the X screen still
+    over the run). Returns (rows, result) on success, else (None, result)."""
+    t0 = time.monotonic()
+    deadline = t0 + PICTURE_TIMEOUT
+    last, res, tries, pictures = "no run", None, 0, None
+    while True:
+        tries += 1
+        xw, xh, xrows = xwd_root(c.env)
+        res, rows, text = Probe(c, "picture", args).finish()
+        stable = xwd_root(c.env)[2] == xrows
+        if res is None or res.get("rc") != 0 or rows is None:
+            last = text
+        elif not stable:
+            last = "the X screen was still changing"
+        elif (res["width"], res["height"]) != (xw, xh) or (xw, xh) != size:
+            last = "probe %sx%s, X %dx%d, expected %dx%d" % (
+                res["width"], res["height"], xw, xh, size[0], size[1])
+        elif rows == xrows:
+            R.check(label, True, "%dx%d after %.2f s (%d run%s), %s" % (
+                xw, xh, time.monotonic() - t0, tries, "" if tries == 1 else
+                "s", probe_summary({k: res.get(k) for k in (
+                    "encodings_seen", "rects", "tight_jpeg_rects", "ms")})))
+            if encoding is not None:
+                R.check(label + ": only %s rects, no JPEG" % encoding,
+                        res.get("encodings_seen") == [encoding] and
+                        not res.get("tight_jpeg_rects"), probe_summary(res))
+            return rows, res
+        else:
+            n, bbox, first = diff_summary(xrows, rows, xw, xh)
+            last = "%d of %d pixels differ, box %s, first %s (%s)" % (
+                n, xw * xh, bbox, first, probe_summary(res))
+            pictures = (xw, xh, rows, xrows)
+        if time.monotonic() > deadline:
+            if pictures:
+                stem = re.sub(r"[^a-z0-9]+", "-", label.lower())[:40]
+                w, h, got, xr = pictures
+                write_ppm(os.path.join(c.workdir, stem + "-probe.ppm"), w, h,
+                          got)
+                write_ppm(os.path.join(c.workdir, stem + "-xwd.ppm"), w, h,
+                          xr)
+                last += " (pictures: %s-{probe,xwd}.ppm)" % stem
+            R.check(label, False, "after %.1f s: %s" % (PICTURE_TIMEOUT, last))
+            return None, res
+        time.sleep(0.1)
+
+
+def vnc_cursor_matches(xc, res):
+    """The probe's last cursor shape (--cursor-out RGBA, A from the 1-bit
+    mask) against XFixes' image: size, hotspot, mask = alpha >= 128 and the
+    colours of the pixels in the mask. (ok, detail)."""
+    cur = res.get("cursor")
+    if not cur:
+        return False, "no cursor shape received (%s)" % probe_summary(res)
+    if (cur["width"], cur["height"], cur["hot_x"], cur["hot_y"]) != \
+            (xc["w"], xc["h"], xc["hot_x"], xc["hot_y"]):
+        return False, "probe %dx%d hot (%d,%d), X %dx%d hot (%d,%d)" % (
+            cur["width"], cur["height"], cur["hot_x"], cur["hot_y"],
+            xc["w"], xc["h"], xc["hot_x"], xc["hot_y"])
+    if not res.get("cursor_file"):
+        return False, "no --cursor-out file"
+    with open(res["cursor_file"], "rb") as f:
+        data = f.read()
+    if len(data) != 4 * xc["w"] * xc["h"]:
+        return False, "cursor file has %d bytes, expected %d" % (
+            len(data), 4 * xc["w"] * xc["h"])
+    bad = []
+    for i, x in enumerate(xc["argb"]):
+        r, g, b, a = data[4 * i:4 * i + 4]
+        want_mask = (x >> 24) >= 128
+        if (a == 255) != want_mask or \
+                (want_mask and (r, g, b) != (x >> 16 & 255, x >> 8 & 255,
+                                             x & 255)):
+            bad.append((i, x, (r, g, b, a)))
+    if bad:
+        i, x, got = bad[0]
+        return False, "%d of %d pixels differ, first (%d,%d) X %08x probe " \
+            "rgba%s" % (len(bad), len(xc["argb"]), i % xc["w"], i // xc["w"],
+                        x, got)
+    return True, "%dx%d hot (%d,%d), %d pixels in the mask, %d shape%s" % (
+        xc["w"], xc["h"], xc["hot_x"], xc["hot_y"],
+        sum(1 for v in xc["argb"] if v >> 24 >= 128), cur["shapes"],
+        "" if cur["shapes"] == 1 else "s")
+
+
+def vnc_pointer_cursor_keys(R, c, label, x, y, text=None):
+    """One probe run: connects with the Cursor pseudo-encoding, sends a
+    PointerEvent to (x, y) (and `text` as keysyms), holds. Checks the X
+    pointer and that the probe's last cursor shape equals XFixes' (a second
+    shape: the pointer starts elsewhere with another shape). Returns the
+    XFixes cursor, or None."""
+    args = ["--cursor", "--pointer", "%d,%d" % (x, y),
+            "--hold-ms", str(VNC_HOLD_MS)]
+    if text is not None:
+        args += ["--type", text]
+    probe = Probe(c, "input", args)
+    first = probe.settled()
+    res, rows, detail = probe.finish()
+    if res is None or first is None or res.get("error"):
+        R.check("vnc %s: probe connects, sends input, holds" % label, False,
+                detail)
+        if res is None:
+            return None
+    loc = wait_for(lambda: mouse_location(c.env) == (x, y) and (x, y), 2.0)
+    R.check("vnc pointer: PointerEvent (%d,%d) %s moves the X pointer there"
+            % (x, y, label), loc == (x, y) and res.get("pointer_sent") == 1,
+            "xdotool getmouselocation %s, %s PointerEvent sent" % (
+                mouse_location(c.env), res.get("pointer_sent")))
+    xc = c.xlib.cursor()
+    if xc is None:
+        R.check("vnc cursor: %s: XFixesGetCursorImage" % label, False)
+        return None
+    ok, why = vnc_cursor_matches(xc, res)
+    shapes = (res.get("cursor") or {}).get("shapes", 0)
+    at_first = (first or {}).get("cursor_shapes")
+    visible = sum(1 for v in xc["argb"] if v >> 24 >= 128)
+    R.check("vnc cursor: %s: the probe's last cursor shape equals "
+            "XFixesGetCursorImage (a visible one)" % label, ok and visible,
+            why)
+    R.check("vnc cursor: %s: a shape on connect, a new one after the move"
+            % label, bool(at_first) and shapes > at_first,
+            "%s shape(s) when the first picture settled, %d in all"
+            % (at_first, shapes))
+    return xc
+
+
+def check_vnc(R, c):
+    """VNC checks at SMALL, after the SPICE input checks."""
+    vnc_picture_equals_x(R, c, "vnc picture: libvncclient Tight (no quality "
+                         "level) equals xwd -root", SMALL,
+                         ["--encodings", "tight"], "tight")
+    vnc_picture_equals_x(R, c, "vnc picture: libvncclient ZRLE equals xwd "
+                         "-root", SMALL, ["--encodings", "zrle"], "zrle")
+    # The pointer is over the xterm (where the drag ended): to the root
+    # window (the X cursor), then back over the xterm (the I-beam) typing.
+    wx, wy, ww, wh = c.xterm_rect
+    root_pt = (SMALL[0] - 30, SMALL[1] - 20)
+    if wx <= root_pt[0] < wx + ww and wy <= root_pt[1] < wy + wh:
+        root_pt = (7, 7)
+    root_c = vnc_pointer_cursor_keys(R, c, "over the root window", *root_pt)
+    before = read_text(c.out_file)
+    term_c = vnc_pointer_cursor_keys(R, c, "over the xterm", wx + ww // 3,
+                                     wy + wh // 3, VNC_TYPED + "\n")
+    if root_c and term_c:
+        R.check("vnc cursor: the xterm's shape differs from the root's",
+                (root_c["w"], root_c["h"], root_c["hot_x"], root_c["hot_y"],
+                 root_c["argb"]) != (term_c["w"], term_c["h"],
+                                     term_c["hot_x"], term_c["hot_y"],
+                                     term_c["argb"]))
+    want = before + VNC_TYPED + "\n"
+    text = wait_file(c.out_file, want)
+    R.check("vnc keys: KeyEvent keysyms reach the xterm: %r (Shift_L for "
+            "the capitals, Return)" % (VNC_TYPED + "\n"), text == want,
+            "file ends %r" % text[-40:])
+    vnc_picture_equals_x(R, c, "vnc picture: after typing over VNC, equals "
+                         "xwd -root", SMALL, ["--encodings", "tight"])
+
+
+def start_vnc_resize_probe(R, c, size):
+    """A probe connected at `size` that stays for the coming resize."""
+    probe = Probe(c, "resize", ["--encodings", "tight", "--hold-ms",
+                                str(VNC_RESIZE_HOLD_MS)])
+    first = probe.settled()
+    if first is None or (first["width"], first["height"]) != size:
+        res, _, detail = probe.finish()
+        R.check("vnc resize: a probe connected at %dx%d before the resize"
+                % size, False, "settled at %s; %s" % (first, detail))
+        return None
+    return probe
+
+
+def finish_vnc_resize_probe(R, c, probe, old, new):
+    """The probe connected at `old` ended at `new`, repainted, equal to xwd."""
+    res, rows, detail = probe.finish()
+    if res is None:
+        R.check("vnc resize: the probe follows %dx%d -> %dx%d" % (old + new),
+                False, detail)
+        return
+    sizes = [tuple(s) for s in res.get("sizes", [])]
+    followed = not res.get("error") and sizes[:1] == [old] and \
+        new in sizes[1:] and (res.get("width"), res.get("height")) == new
+    if not followed and any(
+            d.get("enc") == -308 and (d.get("w"), d.get("h")) == new and
+            0 in d.get("screen_ids", []) for d in res.get("desktop_size", [])):
+        detail += " -- the server's ExtendedDesktopSize names screen id 0, " \
+            "a layout libvncclient 0.9.14 drops (rfbproto.c: \"screen.id != " \
+            "0\"), so it never resizes"
+    R.check("vnc resize: libvncclient connected at %dx%d follows the screen "
+            "to %dx%d (DesktopSize/ExtendedDesktopSize)" % (old + new),
+            followed, detail)
+    if not followed or rows is None:
+        return
+    R.check("vnc resize: the whole %dx%d framebuffer was repainted" % new,
+            res.get("complete") is True, "%d updates, %s" % (
+                res.get("updates"), json.dumps(res.get("rects"))))
+    xw, xh, xrows = xwd_root(c.env)
+    stable = xwd_root(c.env)[2] == xrows
+    if rows == xrows:
+        R.check("vnc picture: after the resize to %dx%d, the probe's picture "
+                "equals xwd -root" % new, True, "%dx%d" % (xw, xh))
+    else:
+        n, bbox, first = diff_summary(xrows, rows, xw, xh) \
+            if (xw, xh) == new else (None, None, None)
+        R.check("vnc picture: after the resize to %dx%d, the probe's picture "
+                "equals xwd -root" % new, False,
+                "X %dx%d%s: %s of %d pixels differ, box %s, first %s" % (
+                    xw, xh, "" if stable else " (still changing)", n,
+                    xw * xh, bbox, first))
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+
 def run_checks(R, c):
     env = c.env
     # -- Initial picture ----------------------------------------------------
@@ -881,11 +1229,17 @@ def run_checks(R, c):
                 differs_in(before, selected,
                            (x0 - 1, wy + BORDER, x1 - x0 + 2, CELL_H)))
 
+    # -- VNC: pictures, pointer, cursor, keys ---------------------------------
+    if c.vnc_port is not None:
+        check_vnc(R, c)
+
     # -- Resize --------------------------------------------------------------
     if not c.can_resize:
         print("NOTE  resize skipped: %s" % c.resize_note)
         return
     n_prim = len(c.client.call({"cmd": "status"}).get("primaries", []))
+    vnc_probe = start_vnc_resize_probe(R, c, SMALL) \
+        if c.vnc_port is not None else None
     rc, out = run_x(env, "xrandr", "-s", "%dx%d" % BIG)
     R.check("resize: xrandr -s %dx%d" % BIG, rc == 0, out.strip())
 
@@ -903,6 +1257,23 @@ def run_checks(R, c):
             wait_for(lambda: ("is now %dx%d" % BIG) in c.server.log(), 2.0),
             "" if ("is now %dx%d" % BIG) in c.server.log() else
             "\n" + base.tail(c.server.log()))
+    if vnc_probe is not None:
+        finish_vnc_resize_probe(R, c, vnc_probe, SMALL, BIG)
+
+    # -- VNC: and back to SMALL ------------------------------------------------
+    if c.vnc_port is None:
+        return
+    n_prim = len(c.client.call({"cmd": "status"}).get("primaries", []))
+    vnc_probe = start_vnc_resize_probe(R, c, BIG)
+    rc, out = run_x(env, "xrandr", "-s", "%dx%d" % SMALL)
+    R.check("resize: xrandr -s %dx%d" % SMALL, rc == 0, out.strip())
+    got = wait_for(lambda: [q for q in c.client.call({"cmd": "status"}).get(
+        "primaries", [])[n_prim:] if (q[0], q[1]) == SMALL], 5.0)
+    R.check("resize: the spice-gtk client gets a new %dx%d primary surface"
+            % SMALL, bool(got), "primaries %s" % c.client.call(
+                {"cmd": "status"}).get("primaries"))
+    if vnc_probe is not None:
+        finish_vnc_resize_probe(R, c, vnc_probe, BIG, SMALL)
 
 
 class X11Server(base.Server):
@@ -958,13 +1329,18 @@ def main(argv):
     if len(argv) >= 2 and argv[1] == "--gi-client":
         gi_client_main(argv[2:])
         return 0
-    if len(argv) != 2:
-        print("usage: %s /path/to/tessera" % argv[0], file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: %s /path/to/tessera [/path/to/tessera_vnc_probe]"
+              % argv[0], file=sys.stderr)
         return 2
     binary = os.path.abspath(argv[1])
     if not os.access(binary, os.X_OK):
         print("not an executable: %s" % binary, file=sys.stderr)
         return 2
+
+    probe = os.path.abspath(argv[2]) if len(argv) == 3 else \
+        os.environ.get("TESSERA_VNC_PROBE") or \
+        os.path.join(os.path.dirname(binary), "tessera_vnc_probe")
 
     R = base.Results()
     t0 = time.monotonic()
@@ -979,6 +1355,7 @@ def main(argv):
     c = Ctx()
     c.workdir = workdir
     c.client = c.server = c.xlib = None
+    c.probe, c.vnc_port, c.probes = probe, None, []
     xserver = xterm = None
     try:
         xserver = XServer(workdir)
@@ -1027,7 +1404,7 @@ def main(argv):
         repeat_before = autorepeat(env)
 
         c.server = X11Server(binary, workdir, xserver.display,
-                             ["--disable-ticketing"])
+                             ["--disable-ticketing", "--vnc-port", "0"])
         port = c.server.wait_ready(SERVER_START_TIMEOUT)
         if not R.check("server starts on %s and prints its port"
                        % xserver.display, port is not None,
@@ -1041,6 +1418,15 @@ def main(argv):
                 m is not None and (int(m.group(2)), int(m.group(3))) == SMALL
                 and m.group(4) == "MIT-SHM",
                 m.group(0) if m else "\n" + base.tail(c.server.log()))
+        vnc = wait_for(lambda: VNC_READY_RE.search(c.server.log()), 3.0)
+        if R.check("server prints its VNC port (--vnc-port 0)", vnc,
+                   vnc.group(0) if vnc else "\n" + base.tail(c.server.log())):
+            c.vnc_port = int(vnc.group(1))
+        if not R.check("tessera_vnc_probe (libvncclient) is there",
+                       os.access(probe, os.X_OK), probe if os.access(
+                           probe, os.X_OK) else "missing: %s (build target "
+                       "tessera_vnc_probe; needs libvncserver-dev)" % probe):
+            c.vnc_port = None
         c.client = GiClient(workdir, port)
         run_checks(R, c)
 
@@ -1066,6 +1452,8 @@ def main(argv):
         if c.server is not None and c.server.proc.poll() is None:
             c.server.proc.kill()
             c.server.proc.wait(timeout=5)
+        for p in c.probes:
+            p.kill()
         if c.xlib is not None:
             c.xlib.close()
         stop_proc(xterm)

@@ -344,7 +344,8 @@ void VncConnection::send_desktop_size(bool ext, int reason, int status, Size siz
   if (ext) {
     put_rect_header(out, Rect{reason, status, size.width, size.height}, rfb::kExtendedDesktopSize);
     BeWriter w;
-    w.u8(1).zeros(3).u32(0).u16(0).u16(0).u16(uint16_t(size.width)).u16(uint16_t(size.height)).u32(0);
+    // Screen id 1: libvncclient ignores a layout whose screen id is 0.
+    w.u8(1).zeros(3).u32(1).u16(0).u16(0).u16(uint16_t(size.width)).u16(uint16_t(size.height)).u32(0);
     auto b = w.take();
     out.insert(out.end(), b.begin(), b.end());
   } else {

@@ -25,9 +25,10 @@
  * and prints an extra line {"event":"settled","width":W,"height":H,...} (flushed)
  * as soon as the first picture settled, before any input is sent: a test that
  * wants to change the server's screen under a connected client waits for it.
- * After that line the probe sends the --pointer events (in order, 20 ms apart),
- * then types --type, then stays connected for --hold-ms and until no update came
- * for --settle-ms; --out gets that final picture and "width"/"height" its size.
+ * After that line the probe types --type, then sends the --pointer events (in
+ * order, 20 ms apart: an xterm hides its pointer on a key and shows it on motion),
+ * then stays connected for --hold-ms and until no update came for --settle-ms;
+ * --out gets that final picture and "width"/"height" its size.
  *
  *   --type TEXT    KeyEvent keysyms (RFB KeyEvent, not QEMU scan codes): a
  *                  printable ASCII character is its own keysym, with XK_Shift_L
@@ -986,14 +987,14 @@ int main(int argc, char** argv) {
     g_first_w = c->width;
     g_first_h = c->height;
     print_settled_event(c);
+    if (opt.type) error = type_text(c, opt.type);
     for (int i = 0; i < opt.n_pointer && !error; i++) {
-      if (i) usleep(20000);
+      usleep(20000);
       if (!SendPointerEvent(c, opt.pointer[i][0], opt.pointer[i][1], opt.pointer[i][2]))
         error = "sending a PointerEvent failed";
       else
         g_pointer_sent++;
     }
-    if (!error && opt.type) error = type_text(c, opt.type);
     if (!error) error = run_until_settled(c, now_ms() + opt.hold_ms, deadline);
   }
 

@@ -616,6 +616,48 @@ def stop_server(R, label, s):
             "" if code == 0 else "exit %s\n%s" % (code, tail(s.log())))
 
 
+
+# ---------------------------------------------------------------------------
+# The end of every e2e script: what a failed script, its servers and its work
+# folder need, whatever else it started.
+# ---------------------------------------------------------------------------
+
+def script_error(R, e):
+    """A bug in a test script is a failure too."""
+    import traceback
+    R.check("test script ran without an exception", False,
+            "%s\n%s" % (e, traceback.format_exc()))
+
+
+def kill_servers(servers):
+    """Kills every server still running and closes its log files."""
+    for s in servers:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            try:
+                s.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for f in (getattr(s, "out_f", None), getattr(s, "err_f", None)):
+            if f is not None and not f.closed:
+                f.close()
+
+
+def keep_if_failed(R, workdir):
+    """Removes the work folder, or keeps it (and says where) when a check failed."""
+    if R.failed == 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print("(kept %s for inspection)" % workdir)
+
+
+def tally(R, t0):
+    """Prints the time and the count; returns the exit status."""
+    print("(%.1f s)" % (time.monotonic() - t0))
+    print("%d passed, %d failed" % (R.passed, R.failed))
+    return 1 if R.failed else 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "--gi-client":
         gi_client_main(argv[2:])
@@ -800,25 +842,12 @@ def main(argv):
                     m.group(0) if m else "no display statistics in the log\n" + tail(s.log()))
             stop_server(R, label, s)
     except Exception as e:  # a bug in this script is a failure too
-        import traceback
-        R.check("test script ran without an exception", False,
-                "%s\n%s" % (e, traceback.format_exc()))
+        script_error(R, e)
     finally:
-        for s in servers:
-            if s.proc.poll() is None:
-                s.proc.kill()
-                try:
-                    s.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        if R.failed == 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("(kept %s for inspection)" % workdir)
+        kill_servers(servers)
+        keep_if_failed(R, workdir)
 
-    print("(%.1f s)" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (R.passed, R.failed))
-    return 1 if R.failed else 0
+    return tally(R, t0)
 
 
 if __name__ == "__main__":

@@ -810,21 +810,10 @@ def main(argv):
                        backend, figures)
         off_case(R, binary, workdir, frames, servers, figures)
     except Exception as e:  # a bug in this script is a failure too
-        import traceback
-        R.check("test script ran without an exception", False,
-                "%s\n%s" % (e, traceback.format_exc()))
+        base.script_error(R, e)
     finally:
-        for s in servers:
-            if s.proc.poll() is None:
-                s.proc.kill()
-                try:
-                    s.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        if R.failed == 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("(kept %s for inspection)" % workdir)
+        base.kill_servers(servers)
+        base.keep_if_failed(R, workdir)
 
     def fig(v, fmt):
         return fmt % v if v is not None else "-"

@@ -1021,28 +1021,12 @@ def main(argv):
             if scram_conf and pki:
                 scenario_x509sasl(c, pki, scram_conf)
     except Exception as e:  # a bug in this script is a failure too
-        import traceback
-        R.check("test script ran without an exception", False,
-                "%s\n%s" % (e, traceback.format_exc()))
+        base.script_error(R, e)
     finally:
-        for s in servers:
-            if s.proc.poll() is None:
-                s.proc.kill()
-                try:
-                    s.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-            for f in (s.out_f, s.err_f):
-                if not f.closed:
-                    f.close()
-        if R.failed == 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("(kept %s for inspection)" % workdir)
+        base.kill_servers(servers)
+        base.keep_if_failed(R, workdir)
 
-    print("(%.1f s)" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (R.passed, R.failed))
-    return 1 if R.failed else 0
+    return base.tally(R, t0)
 
 
 if __name__ == "__main__":

@@ -1420,25 +1420,14 @@ def main(argv):
                      "server; H.264 decoding in headless Chromium is checked "
                      "above")
     except Exception as e:  # a bug in this script is a failure too
-        import traceback
-        R.check("test script ran without an exception", False,
-                "%s\n%s" % (e, traceback.format_exc()))
+        base.script_error(R, e)
     finally:
         if nv:
             nv.close()
         if xvfb:
             xvfb.stop()
-        for s in (env.servers if env else []):
-            if s.proc.poll() is None:
-                s.proc.kill()
-                try:
-                    s.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        if R.failed == 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("(kept %s for inspection)" % workdir)
+        base.kill_servers((env.servers if env else []))
+        base.keep_if_failed(R, workdir)
 
     print("time per case:")
     for name, secs in TIMES:

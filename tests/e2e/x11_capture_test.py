@@ -1440,9 +1440,7 @@ def main(argv):
                 % repeat_before, autorepeat(env) == repeat_before,
                 "xset q: auto repeat %s" % autorepeat(env))
     except Exception as e:  # a bug in this script is a failure too
-        import traceback
-        R.check("test script ran without an exception", False,
-                "%s\n%s" % (e, traceback.format_exc()))
+        base.script_error(R, e)
     finally:
         if c.client is not None:
             try:
@@ -1461,10 +1459,7 @@ def main(argv):
             stop_proc(xserver.proc)
         print("(%.1f s)" % (time.monotonic() - t0))
         print("%d passed, %d failed" % (R.passed, R.failed))
-        if R.failed == 0:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("(kept %s for inspection)" % workdir)
+        base.keep_if_failed(R, workdir)
     return 1 if R.failed else 0
 
 

@@ -658,16 +658,35 @@ def tally(R, t0):
     return 1 if R.failed else 0
 
 
+
+def binary_from_argv(argv, extra_args=()):
+    """The tessera binary named first on the command line (optional `extra_args` may follow);
+    None, after a usage line, when the arguments are wrong or it is not an executable."""
+    if not 2 <= len(argv) <= 2 + len(extra_args):
+        print("usage: %s /path/to/tessera%s"
+              % (argv[0], "".join(" [%s]" % a for a in extra_args)), file=sys.stderr)
+        return None
+    binary = os.path.abspath(argv[1])
+    if not os.access(binary, os.X_OK):
+        print("not an executable: %s" % binary, file=sys.stderr)
+        return None
+    return binary
+
+
+def vnc_probe_path(argv, binary):
+    """The libvncclient probe: the second argument, $TESSERA_VNC_PROBE, or next to tessera."""
+    if len(argv) == 3:
+        return os.path.abspath(argv[2])
+    return os.environ.get("TESSERA_VNC_PROBE") or \
+        os.path.join(os.path.dirname(binary), "tessera_vnc_probe")
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "--gi-client":
         gi_client_main(argv[2:])
         return 0
-    if len(argv) != 2:
-        print("usage: %s /path/to/tessera" % argv[0], file=sys.stderr)
-        return 2
-    binary = os.path.abspath(argv[1])
-    if not os.access(binary, os.X_OK):
-        print("not an executable: %s" % binary, file=sys.stderr)
+    binary = binary_from_argv(argv)
+    if binary is None:
         return 2
 
     R = Results()

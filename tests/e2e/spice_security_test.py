@@ -1057,12 +1057,8 @@ def preflight(R):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "--sasl-selftest":
         return sasl_selftest_main(argv[2:])
-    if len(argv) != 2:
-        print("usage: %s /path/to/tessera" % argv[0], file=sys.stderr)
-        return 2
-    binary = os.path.abspath(argv[1])
-    if not os.access(binary, os.X_OK):
-        print("not an executable: %s" % binary, file=sys.stderr)
+    binary = base.binary_from_argv(argv)
+    if binary is None:
         return 2
 
     R = base.Results()

@@ -286,13 +286,13 @@ class SourceFrames:
         return os.path.join(self.dir, "demo-%06d.png" % k)
 
     def prefetch(self, ticks, jobs=2):
-        todo = sorted(k for k in set(ticks)
-                      if k >= 0 and k not in self.rows and
-                      not os.path.exists(self._path(k)))
+        pending = sorted(k for k in set(ticks)
+                         if k >= 0 and k not in self.rows and
+                         not os.path.exists(self._path(k)))
         running = []
-        while todo or running:
-            while todo and len(running) < jobs:
-                k = todo.pop(0)
+        while pending or running:
+            while pending and len(running) < jobs:
+                k = pending.pop(0)
                 running.append((k, subprocess.Popen(
                     [self.binary, "snapshot", "--source", "demo", "--size",
                      "%dx%d" % (WIDTH, HEIGHT), "--fps", str(FPS),
@@ -790,12 +790,8 @@ def main(argv):
     if len(argv) >= 2 and argv[1] == "--gi-client":
         gi_client_main(argv[2:])
         return 0
-    if len(argv) != 2:
-        print("usage: %s /path/to/tessera" % argv[0], file=sys.stderr)
-        return 2
-    binary = os.path.abspath(argv[1])
-    if not os.access(binary, os.X_OK):
-        print("not an executable: %s" % binary, file=sys.stderr)
+    binary = base.binary_from_argv(argv)
+    if binary is None:
         return 2
 
     R = base.Results()

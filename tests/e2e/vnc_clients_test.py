@@ -974,17 +974,10 @@ def main(argv):
     if len(argv) >= 2 and argv[1] == "--gvnc-client":
         gvnc_client_main(argv[2:])
         return 0
-    if len(argv) not in (2, 3):
-        print("usage: %s /path/to/tessera [/path/to/tessera_vnc_probe]"
-              % argv[0], file=sys.stderr)
+    binary = base.binary_from_argv(argv, ("/path/to/tessera_vnc_probe",))
+    if binary is None:
         return 2
-    binary = os.path.abspath(argv[1])
-    if not os.access(binary, os.X_OK):
-        print("not an executable: %s" % binary, file=sys.stderr)
-        return 2
-    probe = os.path.abspath(argv[2]) if len(argv) == 3 else \
-        os.environ.get("TESSERA_VNC_PROBE") or \
-        os.path.join(os.path.dirname(binary), "tessera_vnc_probe")
+    probe = base.vnc_probe_path(argv, binary)
 
     R = base.Results()
     t0 = time.monotonic()

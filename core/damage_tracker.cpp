@@ -154,6 +154,8 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
 FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Clock::time_point now) {
   FrameChange out;
   ++frames_;
+  times_ = {};
+  auto t0 = Clock::now();
   if (!have_ref_ || ref_.size() != frame->size()) {
     grid_ = TileGrid(frame->size(), cfg_.tile_size);
     classifier_.reset(grid_.count());
@@ -176,8 +178,13 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
       for (const Rect& r : hints->rects()) diff_tiles(ref_, *frame, grid_, r, changed_);
     }
     in_sync_ = full;
+    auto t1 = Clock::now();
+    times_.diff = t1 - t0;
     if (cfg_.detect_scroll) find_moves(*frame, out);
+    t0 = Clock::now();
+    times_.scroll = t0 - t1;
   }
+  t0 = Clock::now();
   classifier_.update(changed_, now);
   update_motion_mask();
   // Build to lossless: what stops being motion is repainted, changed or not.
@@ -193,6 +200,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
   out.motion_area = grid_.region_of(motion_mask_);
   for (const Rect& r : out.damage.rects()) ref_.copy_from(*frame, r);
   last_ = frame;
+  times_.classify = Clock::now() - t0;
   return out;
 }
 

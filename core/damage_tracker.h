@@ -37,6 +37,15 @@ class DamageTracker {
   // Every tile currently classified as motion, changed this frame or not.
   Region motion_area() const;
   const DamageTrackerConfig& config() const { return cfg_; }
+  // Where the last update() spent its time (bench/ reports these per stage).
+  struct StageTimes {
+    std::chrono::nanoseconds diff{}, scroll{}, classify{};
+  };
+  const StageTimes& last_stage_times() const { return times_; }
+  // The tiles changed in the last update() (1 = changed), on grid().
+  const std::vector<uint8_t>& changed_tiles() const { return changed_; }
+  // Tiles in motion now (in groups of at least min_motion_tiles), on grid().
+  const std::vector<uint8_t>& motion_tiles() const { return motion_mask_; }
 
  private:
   void find_moves(const Frame& cur, FrameChange& out);
@@ -52,6 +61,7 @@ class DamageTracker {
   std::vector<uint8_t> changed_, seen_;
   std::vector<uint8_t> motion_mask_, prev_motion_mask_;  // motion tiles in large enough groups
   uint64_t frames_ = 0;  // sets the full-scan cadence
+  StageTimes times_;
 };
 
 }  // namespace tessera

@@ -1,8 +1,16 @@
 #include "core/frame_clock.h"
 
+#include <ctime>
+
 #include <stdexcept>
 
 namespace tessera {
+
+std::chrono::nanoseconds process_cpu_time() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
 
 uint32_t monotonic_ms() {
   auto t = std::chrono::steady_clock::now().time_since_epoch();

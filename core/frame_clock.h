@@ -11,6 +11,8 @@ namespace tessera {
 
 // Milliseconds of a monotonic clock; what SPICE calls multimedia time is derived from it.
 uint32_t monotonic_ms();
+// CPU time this process has used so far, all threads together.
+std::chrono::nanoseconds process_cpu_time();
 
 class FrameClock {
  public:

@@ -361,8 +361,16 @@ bool VideoStreams::send_frame(Stream& s, const Frame& frame, Clock::time_point n
   VideoEncoder& enc = *s.encoder;
   picture_.reset(enc.input_layout(), s.rect.width, s.rect.height, enc.full_range_input());
   picture_.set_bt709(enc.wants_bt709());
+  auto t0 = Clock::now();
   bgrx_to_yuv(frame, s.rect, picture_);
+  auto t1 = Clock::now();
+  const auto cpu0 = process_cpu_time();
   auto out = enc.encode(picture_, false);
+  stats_.encode_cpu += process_cpu_time() - cpu0;
+  auto t2 = Clock::now();
+  stats_.convert_time += t1 - t0;
+  stats_.encode_time += t2 - t1;
+  ++stats_.encoded;
   s.owes = false;
   s.last_sent = now;
   if (out.empty()) ++stats_.dropped;
@@ -373,7 +381,7 @@ bool VideoStreams::send_frame(Stream& s, const Frame& frame, Clock::time_point n
     // The real multimedia time plus a small margin: the client shows the frame on arrival.
     // MJPEG frames that arrive late are dropped by the client, so they get a full interval.
     uint32_t margin = s.codec == VideoCodec::mjpeg ? frame_interval_ms(cfg_.fps_max) : delay_ms_;
-    uint32_t mm = monotonic_ms() + margin;
+    uint32_t mm = (cfg_.mm_clock ? cfg_.mm_clock() : monotonic_ms()) + margin;
     Body b = sized ? stream_data_sized(s.id, mm, s.rect, ef.data) : stream_data(s.id, mm, ef.data);
     if (!send(sized ? SPICE_MSG_DISPLAY_STREAM_DATA_SIZED : SPICE_MSG_DISPLAY_STREAM_DATA, b)) return false;
     ++s.frames;

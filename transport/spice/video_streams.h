@@ -39,6 +39,9 @@ struct VideoSettings {
   size_t max_streams = 4;       // more motion areas than this go lossless
   int64_t min_area = 64 * 64;   // smaller motion areas go lossless
   std::chrono::milliseconds settle{100};  // a motion area waits this long before its stream opens
+  // The multimedia clock frames are stamped with (ms); null: the real one. bench/ runs offline
+  // on a synthetic clock so that the same run gives the same bytes.
+  std::function<uint32_t()> mm_clock;
 };
 
 // SPICE codec type <-> ours, and the display capability that says a client decodes it.
@@ -69,6 +72,10 @@ class VideoStreams {
     uint64_t streams = 0, frames = 0, keyframes = 0, bytes = 0, held_back = 0, dropped = 0;
     uint64_t reports = 0, late_frames = 0;
     std::vector<int32_t> margins;  // last_frame_delay of each report: the client's added wait
+    // Pictures converted and encoded, and the time that took (CPU: the whole process's while
+    // the encoder ran, so its worker threads count).
+    uint64_t encoded = 0;
+    std::chrono::nanoseconds convert_time{}, encode_time{}, encode_cpu{};
   };
 
   // Receive thread: client messages, applied by the sender thread at its next call.

@@ -6,7 +6,7 @@
 // client skips frames instead of queueing them.
 #include <atomic>
 
-#include "encode/lz4_image_encoder.h"
+#include "transport/spice/display_update_writer.h"
 #include "transport/spice/push_channel.h"
 
 namespace tessera::spice {
@@ -24,16 +24,6 @@ class DisplayChannel : public PushChannel {
   Interest interest() const override { return {.frames = true, .cursor = false}; }
 
  private:
-  void send_update(const Subscription::FrameUpdate& u);
-  void send_rect(const Frame& f, const Rect& r);
-  void send_lossless(const Frame& f, const Region& region);
-  bool send_waiting(uint16_t type, const Body& body);
-  // send_waiting as the stream code takes it.
-  VideoStreams::SendFn stream_sender() {
-    return [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
-  }
-  void send_owed_frames();
-
   // The first frame waits (briefly) for the client's INIT and whatever it sent with it, so
   // that a compression preference applies from the first picture on.
   bool wait_for_client_init();
@@ -42,15 +32,7 @@ class DisplayChannel : public PushChannel {
   bool init_received_ = false;
   bool client_ready_ = false;
 
-  std::atomic<uint8_t> preferred_compression_{SPICE_IMAGE_COMPRESSION_LZ4};
-  bool surface_created_ = false;
-  struct Counters {
-    uint64_t updates = 0, draws = 0, lz4_draws = 0, copies = 0, bytes = 0;
-  } sent_;
-  uint64_t next_image_id_ = 1;
-  Lz4ImageEncoder lz4_;
-  std::unique_ptr<VideoStreams> video_;
-  FramePtr last_frame_;  // the newest frame this client was sent
+  std::unique_ptr<DisplayUpdateWriter> writer_;
 };
 
 }  // namespace tessera::spice

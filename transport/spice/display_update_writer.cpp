@@ -1,0 +1,109 @@
+#include "transport/spice/display_update_writer.h"
+
+#include "core/log.h"
+
+namespace tessera::spice {
+
+namespace {
+// Below this many pixels compression costs more than it saves.
+constexpr int64_t kMinLz4Pixels = 256;
+// More rectangles than this go as their bounding box: fewer, larger draws are cheaper.
+constexpr size_t kMaxRectsPerUpdate = 32;
+}  // namespace
+
+DisplayUpdateWriter::DisplayUpdateWriter(VideoSettings video, bool lz4, VideoStreams::CapFn client_cap,
+                                         VideoStreams::ReadyFn ready, SendFn send, std::string tag)
+    : lz4_(lz4),
+      client_cap_(std::move(client_cap)),
+      ready_(std::move(ready)),
+      send_(std::move(send)),
+      tag_(std::move(tag)),
+      video_(std::make_unique<VideoStreams>(std::move(video), client_cap_, tag_, ready_)) {}
+
+bool DisplayUpdateWriter::send_waiting(uint16_t type, const Body& body) {
+  if (ready_ && !ready_()) return false;
+  send_(type, body);
+  return true;
+}
+
+void DisplayUpdateWriter::send_rect(const Frame& f, const Rect& r) {
+  auto t0 = Clock::now();
+  bool lz4 = lz4_ && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) &&
+             preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF && r.area() >= kMinLz4Pixels;
+  Body b = lz4 ? draw_copy_lz4(f, r, next_image_id_++, lz4_encoder_) : Body{};
+  const bool sent_lz4 = !b.empty();
+  if (!sent_lz4) b = draw_copy_bitmap(f, r, next_image_id_++);
+  sent_.lossless_time += Clock::now() - t0;
+  send_(SPICE_MSG_DISPLAY_DRAW_COPY, b);
+  ++sent_.draws;
+  sent_.lz4_draws += sent_lz4;
+  sent_.bytes += b.size();
+}
+
+void DisplayUpdateWriter::send_lossless(const Frame& f, const Region& region) {
+  std::vector<Rect> rects = region.rects();
+  if (rects.size() > kMaxRectsPerUpdate) {
+    // The bounding box instead, less the live streams (draws never touch their areas).
+    Region box(region.bounds());
+    box.subtract(video_->covered());
+    rects = box.rects();
+  }
+  for (const Rect& r : rects) {
+    if (ready_ && !ready_()) return;
+    send_rect(f, r);
+  }
+}
+
+void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time_point now) {
+  const Frame& f = *u.frame;
+  last_frame_ = u.frame;
+  const VideoStreams::SendFn send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  bool new_surface = u.resized || !surface_created_;
+  if (new_surface) {
+    video_->destroy_all(send_fn);
+    if (surface_created_) send_(SPICE_MSG_DISPLAY_SURFACE_DESTROY, surface_destroy(0));
+    send_(SPICE_MSG_DISPLAY_SURFACE_CREATE, surface_create(0, uint32_t(f.width()), uint32_t(f.height())));
+    surface_created_ = true;
+    spdlog::info("{}: primary surface {}x{}", tag_, f.width(), f.height());
+  }
+  // Streams first: where they start and end decides what goes lossless.
+  Region damage = u.damage;
+  // Streams that end in this update leave lossy pixels until their repaint below.
+  Region unsafe = video_->covered();
+  if (!new_surface) damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
+  const Region video = video_->covered();
+  // A move may only copy pixels the client holds exactly, and never into a stream's area;
+  // the part of it that would is painted instead (and is not exact until then).
+  unsafe.add(video);
+  for (const Move& m : u.moves) {
+    auto part = safe_move_part(m, unsafe, video);
+    Region rest(m.dst);
+    if (part) rest.subtract(Region(part->dst));
+    damage.add(rest);
+    unsafe.add(rest);
+    if (!part) continue;
+    if (!send_waiting(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(*part))) return;
+    ++sent_.copies;
+  }
+  ++sent_.updates;
+  // Video first: its frames are the time-critical part of the update.
+  Region lost = video_->send_frames(damage, f, now, send_fn);
+  Region still = damage;
+  still.subtract(video_->covered());
+  still.add(lost);
+  send_lossless(f, still);
+  if (new_surface) {
+    // remote-viewer shows the display once it has the monitor layout and a MARK.
+    send_(SPICE_MSG_DISPLAY_MONITORS_CONFIG, monitors_config(uint32_t(f.width()), uint32_t(f.height())));
+    send_(SPICE_MSG_DISPLAY_MARK, {});
+  }
+}
+
+void DisplayUpdateWriter::send_owed_frames(Clock::time_point now) {
+  auto due = video_->next_due();
+  if (!due || *due > now || !last_frame_) return;
+  const VideoStreams::SendFn send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
+  send_lossless(*last_frame_, video_->send_frames(Region{}, *last_frame_, now, send_fn));
+}
+
+}  // namespace tessera::spice

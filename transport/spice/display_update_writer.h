@@ -1,0 +1,62 @@
+#pragma once
+// Turns frame updates into display-channel messages: surface, moves (COPY_BITS), video stream
+// frames, then the rest losslessly (DRAW_COPY, LZ4 when the client decodes it and it pays off).
+// The display channel drives it with its socket; bench/ drives it offline with a sink that
+// records and decodes every message, so both measure the same code.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/frame_hub.h"
+#include "encode/lz4_image_encoder.h"
+#include "transport/spice/messages.h"
+#include "transport/spice/video_streams.h"
+
+namespace tessera::spice {
+
+class DisplayUpdateWriter {
+ public:
+  using Clock = VideoStreams::Clock;
+  // Sends one message now (the caller already waited for the ACK window through `ready`).
+  using SendFn = std::function<void(uint16_t type, const Body& body)>;
+
+  struct Counters {
+    uint64_t updates = 0, draws = 0, lz4_draws = 0, copies = 0, bytes = 0;
+    std::chrono::nanoseconds lossless_time{};  // compressing and packing DRAW_COPY images
+  };
+
+  DisplayUpdateWriter(VideoSettings video, bool lz4, VideoStreams::CapFn client_cap, VideoStreams::ReadyFn ready,
+                      SendFn send, std::string tag);
+
+  // One update: the newest frame with everything that changed since the last one sent.
+  void update(const Subscription::FrameUpdate& u, Clock::time_point now);
+  // Frames a stream still owes (held back by --video-fps-max), when due.
+  void send_owed_frames(Clock::time_point now);
+  // The client's DISPLAY_PREFERRED_COMPRESSION (SPICE_IMAGE_COMPRESSION_*).
+  void set_preferred_compression(uint8_t c) { preferred_compression_ = c; }
+
+  VideoStreams& video() { return *video_; }
+  const VideoStreams& video() const { return *video_; }
+  const Counters& counters() const { return sent_; }
+
+ private:
+  void send_rect(const Frame& f, const Rect& r);
+  void send_lossless(const Frame& f, const Region& region);
+  bool send_waiting(uint16_t type, const Body& body);
+
+  bool lz4_;
+  VideoStreams::CapFn client_cap_;
+  VideoStreams::ReadyFn ready_;
+  SendFn send_;
+  std::string tag_;
+  std::atomic<uint8_t> preferred_compression_{SPICE_IMAGE_COMPRESSION_LZ4};
+  bool surface_created_ = false;
+  uint64_t next_image_id_ = 1;
+  Counters sent_;
+  Lz4ImageEncoder lz4_encoder_;
+  std::unique_ptr<VideoStreams> video_;
+  FramePtr last_frame_;
+};
+
+}  // namespace tessera::spice

@@ -4,6 +4,7 @@
 
 #include "capture/demo_source.h"
 #include "capture/image_source.h"
+#include "capture/trace_source.h"
 #include "capture/video_source.h"
 #include "capture/x11_source.h"
 
@@ -22,7 +23,13 @@ std::unique_ptr<FrameSource> make_frame_source(const std::string& spec, const So
     if (path.empty()) throw std::invalid_argument("video source needs a path: video:PATH");
     return std::make_unique<VideoSource>(path, opts.fps);
   }
-  throw std::invalid_argument("unknown source '" + spec + "' (expected demo, image:PATH, video:PATH or x11:DISPLAY)");
+  if (spec.rfind("trace:", 0) == 0) {
+    std::string path = spec.substr(6);
+    if (path.empty()) throw std::invalid_argument("trace source needs a directory: trace:DIR");
+    return std::make_unique<TraceSource>(path);
+  }
+  throw std::invalid_argument("unknown source '" + spec +
+                              "' (expected demo, image:PATH, video:PATH, trace:DIR or x11:DISPLAY)");
 }
 
 }  // namespace tessera

@@ -216,15 +216,17 @@ class FfmpegEncoder final : public VideoEncoder {
       set("preset", cfg_.preset.empty() ? "ultrafast" : cfg_.preset);
       set("tune", "zerolatency");
       // In-band SPS/PPS before every keyframe (no global header) and an AUD per frame.
-      set("x264-params", cfg_.single_slice ? "aud=1:repeat-headers=1:sliced-threads=0:slices=1"
-                                           : "aud=1:repeat-headers=1");
+      set("x264-params", cfg_.single_slice || cfg_.threads == 1 ? "aud=1:repeat-headers=1:sliced-threads=0:slices=1"
+                                                                : "aud=1:repeat-headers=1");
       set("forced-idr", "1");
       // Frame threads would hold pictures back; without sliced threads, one thread it is.
-      c->thread_count = cfg_.single_slice ? 1 : 0;
+      c->thread_count = cfg_.single_slice ? 1 : cfg_.threads;
     } else if (encoder_ == "libx265") {
       set("preset", cfg_.preset.empty() ? "ultrafast" : cfg_.preset);
       set("tune", "zerolatency");
-      set("x265-params", "repeat-headers=1:bframes=0:log-level=error");
+      set("x265-params", cfg_.threads > 0 ? fmt::format("repeat-headers=1:bframes=0:log-level=error:pools={}:frame-threads=1",
+                                                        cfg_.threads)
+                                          : std::string("repeat-headers=1:bframes=0:log-level=error"));
       set("forced-idr", "1");
     } else if (encoder_ == "libvpx" || encoder_ == "libvpx-vp9") {
       set("deadline", "realtime");
@@ -232,11 +234,11 @@ class FfmpegEncoder final : public VideoEncoder {
       set("lag-in-frames", "0");
       set("auto-alt-ref", "0");
       set("error-resilient", "default");
-      if (encoder_ == "libvpx-vp9") set("row-mt", "1");
+      if (encoder_ == "libvpx-vp9" && cfg_.threads != 1) set("row-mt", "1");
       c->rc_min_rate = 0;
       c->qmin = 4;
       c->qmax = 52;
-      c->thread_count = 2;
+      c->thread_count = cfg_.threads > 0 ? cfg_.threads : 2;
     } else if (kind_ == EncoderKind::nvenc) {
       set("preset", cfg_.preset.empty() ? "p1" : cfg_.preset);
       set("tune", "ull");

@@ -152,8 +152,10 @@ class GstreamerEncoder final : public VideoEncoder {
         prop("bframes", "0");
         prop("b-adapt", "false");
         prop("rc-lookahead", "0");
-        prop("sliced-threads", cfg_.single_slice ? "false" : "true");
-        if (cfg_.single_slice) prop("threads", "1");
+        const bool one = cfg_.single_slice || cfg_.threads == 1;
+        prop("sliced-threads", one ? "false" : "true");
+        if (one) prop("threads", "1");
+        else if (cfg_.threads > 1) prop("threads", std::to_string(cfg_.threads));
         prop("option-string", "repeat-headers=1");
       } else {
         prop("option-string", "repeat-headers=1:bframes=0:log-level=error");
@@ -170,8 +172,8 @@ class GstreamerEncoder final : public VideoEncoder {
       prop("end-usage", "cbr");
       prop("keyframe-max-dist", gop);
       prop("error-resilient", "default");
-      prop("threads", "2");
-      prop("row-mt", "true");
+      prop("threads", cfg_.threads > 0 ? std::to_string(cfg_.threads) : std::string("2"));
+      prop("row-mt", cfg_.threads == 1 ? "false" : "true");
       prop("min-quantizer", "4");
       prop("max-quantizer", "52");  // a floor on quality: text inside video stays legible
     } else if (kind_ == EncoderKind::nvenc) {

@@ -37,6 +37,9 @@ struct VideoEncoderConfig {
   // One slice per picture. Some decoders take each slice for a picture of its own (noVNC's
   // WebCodecs path shows green); x264 then gives up sliced threads and runs on one thread.
   bool single_slice = false;
+  // Encoder threads; 0: the encoder's own choice. x264's sliced threads and libvpx's row
+  // threads make the output depend on timing: 1 gives the same bytes on every run (bench/).
+  int threads = 0;
 };
 
 struct EncodedFrame {

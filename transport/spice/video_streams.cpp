@@ -217,6 +217,7 @@ bool VideoStreams::open_stream(const Rect& r, Clock::time_point now, const SendF
     ec.fps = cfg_.fps_max;
     ec.bitrate_kbps = cfg_.bitrate_kbps;
     ec.preset = cfg_.preset;
+    ec.threads = cfg_.encoder_threads;
     try {
       s->encoder = cfg_.encoders->open(*codec, ec);
     } catch (const std::exception& e) {

@@ -31,6 +31,7 @@ struct VideoSettings {
   std::vector<VideoCodec> codecs{VideoCodec::h264, VideoCodec::vp9, VideoCodec::vp8, VideoCodec::h265,
                                  VideoCodec::mjpeg};  // the server's order of preference
   std::string preset;           // encoder speed preset; empty: the lowest-latency one
+  int encoder_threads = 0;      // 0: each encoder's own choice (see VideoEncoderConfig::threads)
   int bitrate_kbps = 8000;      // each stream starts here and never exceeds it
   int min_bitrate_kbps = 250;   // rate control never cuts below this
   int fps_max = 30;             // frames per second per stream at most

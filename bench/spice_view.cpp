@@ -1,0 +1,164 @@
+#include "bench/spice_view.h"
+
+#include <lz4.h>
+#include <spice/enums.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "transport/spice/video_streams.h"
+#include "transport/spice/wire.h"
+
+namespace tessera::bench {
+
+using spice::WireReader;
+
+namespace {
+
+Rect read_box(WireReader& r) {
+  int32_t top = r.i32(), left = r.i32(), bottom = r.i32(), right = r.i32();
+  return {left, top, right - left, bottom - top};
+}
+
+}  // namespace
+
+Region SpiceView::streams_area() const {
+  Region a;
+  for (const auto& [id, s] : streams_) a.add(s.dest);
+  return a;
+}
+
+void SpiceView::apply(uint16_t type, std::span<const uint8_t> body) {
+  WireReader r(body, "display message");
+  switch (type) {
+    case SPICE_MSG_DISPLAY_SURFACE_CREATE: {
+      r.u32();
+      int32_t w = int32_t(r.u32()), h = int32_t(r.u32());
+      surface_ = Frame(w, h);
+      created_ = true;
+      return;
+    }
+    case SPICE_MSG_DISPLAY_COPY_BITS: {
+      if (!created_) throw std::runtime_error("COPY_BITS before SURFACE_CREATE");
+      r.u32();
+      Rect dst = read_box(r);
+      if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("COPY_BITS with a clip");
+      int32_t sx = r.i32(), sy = r.i32();
+      Rect src{sx, sy, dst.width, dst.height};
+      if (dst.intersect(surface_.bounds()) != dst || src.intersect(surface_.bounds()) != src)
+        throw std::runtime_error("COPY_BITS outside the surface");
+      // Source and destination may overlap: go through a copy of the rows.
+      std::vector<uint32_t> rows(size_t(dst.width) * size_t(dst.height));
+      for (int32_t y = 0; y < dst.height; ++y)
+        std::memcpy(&rows[size_t(y) * size_t(dst.width)], surface_.row(src.y + y) + src.x, size_t(dst.width) * 4);
+      for (int32_t y = 0; y < dst.height; ++y)
+        std::memcpy(surface_.row(dst.y + y) + dst.x, &rows[size_t(y) * size_t(dst.width)], size_t(dst.width) * 4);
+      return;
+    }
+    case SPICE_MSG_DISPLAY_DRAW_COPY:
+      draw_copy(body);
+      return;
+    case SPICE_MSG_DISPLAY_STREAM_CREATE: {
+      r.u32();
+      uint32_t id = r.u32();
+      r.u8();
+      uint8_t codec_type = r.u8();
+      r.u64();
+      r.u32(), r.u32(), r.u32(), r.u32();
+      Rect dest = read_box(r);
+      auto codec = spice::codec_of_spice_type(codec_type);
+      if (!codec) throw std::runtime_error("stream of an unknown codec type");
+      if (dest.intersect(surface_.bounds()) != dest) throw std::runtime_error("stream outside the surface");
+      streams_[id] = Stream{*codec, dest, std::make_unique<FfmpegDecoder>(*codec)};
+      return;
+    }
+    case SPICE_MSG_DISPLAY_STREAM_DATA: {
+      uint32_t id = r.u32();
+      r.u32();
+      uint32_t size = r.u32();
+      stream_frame(id, nullptr, r.bytes(size));
+      return;
+    }
+    case SPICE_MSG_DISPLAY_STREAM_DATA_SIZED: {
+      uint32_t id = r.u32();
+      r.u32();
+      r.u32(), r.u32();
+      Rect dest = read_box(r);
+      uint32_t size = r.u32();
+      stream_frame(id, &dest, r.bytes(size));
+      return;
+    }
+    case SPICE_MSG_DISPLAY_STREAM_DESTROY:
+      streams_.erase(r.u32());
+      return;
+    case SPICE_MSG_DISPLAY_STREAM_DESTROY_ALL:
+      streams_.clear();
+      return;
+    default:
+      return;  // marks, monitor configs, reports: nothing to show
+  }
+}
+
+void SpiceView::stream_frame(uint32_t id, const Rect* sized_dest, std::span<const uint8_t> data) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) throw std::runtime_error("data for a stream that does not exist");
+  Stream& s = it->second;
+  Rect dest = sized_dest ? *sized_dest : s.dest;
+  auto pic = s.decoder->decode(data);
+  if (!pic) return;  // held back by the decoder: the client shows the old picture
+  ++decoded_;
+  if (pic->width() != dest.width || pic->height() != dest.height)
+    throw std::runtime_error("stream frame size differs from its destination");
+  for (int32_t y = 0; y < dest.height; ++y)
+    std::memcpy(surface_.row(dest.y + y) + dest.x, pic->row(y), size_t(dest.width) * 4);
+}
+
+void SpiceView::draw_copy(std::span<const uint8_t> body) {
+  if (!created_) throw std::runtime_error("DRAW_COPY before SURFACE_CREATE");
+  WireReader r(body, "DRAW_COPY");
+  r.u32();
+  Rect box = read_box(r);
+  if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("DRAW_COPY with a clip");
+  uint32_t img_off = r.u32();
+  if (img_off > body.size()) throw std::runtime_error("DRAW_COPY image offset outside the message");
+  WireReader img(body.subspan(img_off), "image");
+  img.u64();
+  uint8_t type = img.u8();
+  img.u8();
+  int32_t w = int32_t(img.u32()), h = int32_t(img.u32());
+  if (w != box.width || h != box.height || box.intersect(surface_.bounds()) != box)
+    throw std::runtime_error("DRAW_COPY image does not fit its box");
+  pixels_.resize(size_t(w) * 4 * size_t(h));
+  if (type == SPICE_IMAGE_TYPE_BITMAP) {
+    img.u8(), img.u8(), img.u32(), img.u32();
+    uint32_t stride = img.u32();
+    img.u32();
+    if (stride != uint32_t(w) * 4) throw std::runtime_error("bitmap stride is not width * 4");
+    auto data = img.bytes(pixels_.size());
+    std::memcpy(pixels_.data(), data.data(), data.size());
+  } else if (type == SPICE_IMAGE_TYPE_LZ4) {
+    uint32_t size = img.u32();
+    WireReader d(img.bytes(size), "LZ4 data");
+    d.u8(), d.u8();  // top-down, 32-bit: what the server always sends
+    LZ4_streamDecode_t stream;
+    LZ4_setStreamDecode(&stream, nullptr, 0);
+    size_t out = 0;
+    while (d.remaining()) {
+      auto lenb = d.bytes(4);
+      uint32_t len = uint32_t(lenb[0]) << 24 | uint32_t(lenb[1]) << 16 | uint32_t(lenb[2]) << 8 | lenb[3];
+      auto block = d.bytes(len);
+      int n = LZ4_decompress_safe_continue(&stream, reinterpret_cast<const char*>(block.data()),
+                                           reinterpret_cast<char*>(pixels_.data() + out), int(len),
+                                           int(pixels_.size() - out));
+      if (n < 0) throw std::runtime_error("LZ4 block does not decode");
+      out += size_t(n);
+    }
+    if (out != pixels_.size()) throw std::runtime_error("LZ4 image decodes to the wrong size");
+  } else {
+    throw std::runtime_error("DRAW_COPY image of an unexpected type " + std::to_string(type));
+  }
+  for (int32_t y = 0; y < h; ++y)
+    std::memcpy(surface_.row(box.y + y) + box.x, pixels_.data() + size_t(y) * size_t(w) * 4, size_t(w) * 4);
+}
+
+}  // namespace tessera::bench

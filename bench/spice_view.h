@@ -1,0 +1,44 @@
+#pragma once
+// What a SPICE client shows, rebuilt from the display messages Tessera produced: the surface,
+// COPY_BITS, DRAW_COPY (bitmap and LZ4) and video streams, decoded by FFmpeg's own decoders.
+// The bench compares this picture with the source frame, so quality is measured on what a
+// client would really see, not assumed. Malformed messages throw std::runtime_error.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+
+#include "core/frame.h"
+#include "core/region.h"
+#include "encode/ffmpeg_decoder.h"
+#include "encode/video_codec.h"
+
+namespace tessera::bench {
+
+class SpiceView {
+ public:
+  void apply(uint16_t type, std::span<const uint8_t> body);
+  const Frame& surface() const { return surface_; }
+  bool has_surface() const { return created_; }
+  // The union of the live streams' destinations: where the client shows video.
+  Region streams_area() const;
+  size_t live_streams() const { return streams_.size(); }
+  uint64_t decoded_frames() const { return decoded_; }
+
+ private:
+  struct Stream {
+    VideoCodec codec;
+    Rect dest;
+    std::unique_ptr<FfmpegDecoder> decoder;
+  };
+  void draw_copy(std::span<const uint8_t> body);
+  void stream_frame(uint32_t id, const Rect* sized_dest, std::span<const uint8_t> data);
+
+  Frame surface_;
+  bool created_ = false;
+  std::map<uint32_t, Stream> streams_;
+  uint64_t decoded_ = 0;
+  std::vector<uint8_t> pixels_;
+};
+
+}  // namespace tessera::bench

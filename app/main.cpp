@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/bench_command.h"
 #include "app/cli_options.h"
+#include "app/gpu_cli.h"
 #include "app/overlay.h"
 #include "capture/capture_loop.h"
 #include "capture/frame_source.h"
@@ -26,6 +28,7 @@ struct CommonOptions {
   double fps = 30;
   int tile_size = 32;
   int lossless_after_ms = 300;
+  int enter_changes = 4, enter_window = 6, min_motion_tiles = 12;
   bool no_scroll = false;
 };
 
@@ -47,6 +50,18 @@ void add_source_options(CLI::App* cmd, CommonOptions& o) {
       ->capture_default_str()
       ->check(CLI::Range(50, 10000));
   cmd->add_flag("--no-scroll-detection", o.no_scroll, "Send scrolled content again instead of moving it");
+  // The classifier; `tessera bench` sweeps the same settings (docs/tuning.md).
+  cmd->add_option("--enter-changes", o.enter_changes, "A tile becomes motion after changing in this many of the "
+                                                      "last --enter-window frames")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  cmd->add_option("--enter-window", o.enter_window, "Frames the motion test looks back over (at most 16)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  cmd->add_option("--min-motion-tiles", o.min_motion_tiles,
+                  "Smallest group of connected motion tiles sent as video; smaller ones stay lossless")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
 }
 
 DamageTrackerConfig tracker_config(const CommonOptions& o) {
@@ -54,6 +69,10 @@ DamageTrackerConfig tracker_config(const CommonOptions& o) {
   c.tile_size = o.tile_size;
   c.detect_scroll = !o.no_scroll;
   c.classifier.lossless_after = std::chrono::milliseconds(o.lossless_after_ms);
+  if (o.enter_changes > o.enter_window) throw std::invalid_argument("--enter-changes cannot exceed --enter-window");
+  c.classifier.enter_changes = o.enter_changes;
+  c.classifier.enter_window = o.enter_window;
+  c.min_motion_tiles = o.min_motion_tiles;
   c.classifier.frame_interval = std::chrono::nanoseconds(int64_t(1e9 / o.fps));
   return c;
 }
@@ -205,6 +224,7 @@ struct ServeOptions {
   bool no_lz4 = false;
   uint64_t frames = 0;
   VideoOptions video;
+  std::string gpu = "auto";
 };
 
 // "all" or "main,display,...": the channel types that must come over TLS.
@@ -351,7 +371,9 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   cfg.limits.max_unauthenticated = s.max_unauthenticated;
 
   FrameHub hub;
-  CaptureLoop capture(*source, hub, o.fps, tracker_config(o), s.frames);
+  DamageTrackerConfig tracker = tracker_config(o);
+  tracker.accelerator = gpu_accelerator(s.gpu);
+  CaptureLoop capture(*source, hub, o.fps, tracker, s.frames);
   cfg.channel.server_name = "tessera: " + source->description();
   cfg.channel.lz4 = !s.no_lz4;
   cfg.channel.video = video_settings(s);
@@ -479,6 +501,7 @@ int main(int argc, char** argv) {
                         "for reproducible test and benchmark runs")
       ->capture_default_str();
   add_video_options(serve_cmd, serve.video, true);
+  add_gpu_option(serve_cmd, serve.gpu);
   no_ticket->excludes(pw);
   sasl->excludes(pw);
   sasl->excludes(no_ticket);
@@ -518,15 +541,31 @@ int main(int argc, char** argv) {
   auto* probe_cmd = app.add_subcommand(
       "probe", "Try every video encoder candidate (hardware first) and say which works and why others do not");
   add_video_options(probe_cmd, probe_video, false);
+  std::string probe_gpu = "auto";
+  add_gpu_option(probe_cmd, probe_gpu);
+
+  BenchCommand bench;
+  add_bench_commands(app, bench);
 
   CLI11_PARSE(app, argc, argv);
   init_logging();
-  set_log_level(log_level);
+  // The bench opens hundreds of encoders and streams: their info lines would bury its output.
+  const bool quiet_default = (bench.bench->parsed() || bench.record->parsed()) && app.count("--log-level") == 0;
+  set_log_level(quiet_default ? "warn" : log_level);
 
   try {
     if (serve_cmd->parsed()) return run_serve(serve_common, serve);
     if (snap_cmd->parsed()) return run_snapshot(snap_common, snap_frame, snap_out, snap_overlay);
-    if (probe_cmd->parsed()) return run_probe(probe_video);
+    if (probe_cmd->parsed()) {
+      std::fputs(gpu_probe_report(probe_gpu).c_str(), stdout);
+      return run_probe(probe_video);
+    }
+    if (bench.bench->parsed()) {
+      std::string line = "tessera";
+      for (int i = 1; i < argc; ++i) line += std::string(" ") + argv[i];
+      return run_bench(bench, line);
+    }
+    if (bench.record->parsed()) return run_record(bench);
   } catch (const std::exception& e) {
     spdlog::error("tessera: {}", e.what());
     return 1;

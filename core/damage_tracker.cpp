@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/log.h"
 #include "core/scroll_detector.h"
 
 namespace tessera {
@@ -89,17 +90,67 @@ void apply_move(Frame& f, const Move& m, std::vector<uint32_t>& scratch) {
 
 }  // namespace
 
-DamageTracker::DamageTracker(DamageTrackerConfig cfg) : cfg_(cfg), classifier_(cfg.classifier) {
+DamageTracker::DamageTracker(DamageTrackerConfig cfg)
+    : cfg_(cfg), classifier_(cfg.classifier), accel_(std::move(cfg.accelerator)) {
   if (cfg_.tile_size < 4 || cfg_.tile_size > 256) throw std::invalid_argument("tile size must be 4..256");
   if (cfg_.full_scan_interval < 1) throw std::invalid_argument("full scan interval must be >= 1");
 }
 
 Region DamageTracker::motion_area() const { return grid_.region_of(motion_mask_); }
 
+void DamageTracker::drop_accelerator(const char* what, const std::exception& e) {
+  spdlog::warn("damage tracker: {} failed on {} ({}); the CPU takes over, motion history restarts", what,
+               accel_->name(), e.what());
+  accel_.reset();
+  accel_holds_last_ = false;
+  // The classes lived on the accelerator: start over (tiles in motion get their lossless refresh).
+  classifier_.reset(grid_.count());
+}
+
+void DamageTracker::accel_reset(const Frame& f, bool upload) {
+  accel_holds_last_ = false;
+  if (!accel_) return;
+  try {
+    accel_->reset(grid_, cfg_.classifier);
+    accel_motion_.assign(grid_.count(), 0);
+    if (upload) {
+      accel_->set_reference(f);
+      accel_holds_last_ = true;
+    }
+  } catch (const std::exception& e) {
+    drop_accelerator("reset", e);
+  }
+}
+
+bool DamageTracker::diff_accelerated(const Frame& f) {
+  try {
+    accel_->diff(f, changed_);
+    ++accelerated_frames_;
+    return true;
+  } catch (const std::exception& e) {
+    drop_accelerator("tile diff", e);
+    changed_.assign(grid_.count(), 0);  // the CPU diffs this frame from scratch
+    return false;
+  }
+}
+
+void DamageTracker::classify(Clock::time_point now) {
+  if (accel_) {
+    try {
+      accel_->classify(changed_, now, accel_motion_);
+      return;
+    } catch (const std::exception& e) {
+      drop_accelerator("classifier", e);
+    }
+  }
+  classifier_.update(changed_, now);
+}
+
 void DamageTracker::update_motion_mask() {
   prev_motion_mask_.swap(motion_mask_);
   motion_mask_.assign(grid_.count(), 0);
-  for (const TileGroup& g : tile_groups(grid_, classifier_.motion(), seen_))
+  const std::vector<uint8_t>& motion = accel_ ? accel_motion_ : classifier_.motion();
+  for (const TileGroup& g : tile_groups(grid_, motion, seen_))
     if (g.tiles.size() >= size_t(cfg_.min_motion_tiles))
       for (size_t i : g.tiles) motion_mask_[i] = 1;
 }
@@ -165,6 +216,8 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     have_ref_ = true;
     last_ = frame;
     in_sync_ = true;
+    // Without hints every frame is a full scan: the accelerator will diff the next one.
+    accel_reset(*frame, !hints);
     out.damage = Region(frame->bounds());
     return out;
   }
@@ -172,10 +225,26 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
   // The same frame object again, and the reference holds it exactly: nothing to compare.
   if (!(frame == last_ && in_sync_)) {
     bool full = !hints || frames_ % uint64_t(cfg_.full_scan_interval) == 0;
-    if (full) {
+    // The accelerator compares with the previous frame it was given: valid when that frame is
+    // last_ and the reference equals last_ (in sync).
+    if (full && in_sync_ && accel_holds_last_ && diff_accelerated(*frame)) {
+      // done: the accelerator now holds this frame
+    } else if (full) {
       diff_tiles(ref_, *frame, grid_, frame->bounds(), changed_);
+      accel_holds_last_ = false;
+      // A source without hints scans fully every frame: give the accelerator this frame so it
+      // diffs the next one (hinted sources rarely scan twice in a row, so they skip the upload).
+      if (accel_ && !hints) {
+        try {
+          accel_->set_reference(*frame);
+          accel_holds_last_ = true;
+        } catch (const std::exception& e) {
+          drop_accelerator("upload", e);
+        }
+      }
     } else {
       for (const Rect& r : hints->rects()) diff_tiles(ref_, *frame, grid_, r, changed_);
+      accel_holds_last_ = false;
     }
     in_sync_ = full;
     auto t1 = Clock::now();
@@ -185,7 +254,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     times_.scroll = t0 - t1;
   }
   t0 = Clock::now();
-  classifier_.update(changed_, now);
+  classify(now);
   update_motion_mask();
   // Build to lossless: what stops being motion is repainted, changed or not.
   std::vector<uint8_t> paint(grid_.count()), moving(grid_.count()), refresh(grid_.count());

@@ -5,11 +5,13 @@
 // `full_scan_interval` frames the whole frame is compared anyway: since the reference only
 // takes reported changes, a change the source forgot is caught within that many frames.
 #include <chrono>
+#include <memory>
 
 #include "core/frame.h"
 #include "core/frame_change.h"
 #include "core/region_classifier.h"
 #include "core/tile_diff.h"
+#include "core/tile_diff_accelerator.h"
 
 namespace tessera {
 
@@ -22,6 +24,10 @@ struct DamageTrackerConfig {
   // static (lossless), since it is cheap to send exactly.
   int min_motion_tiles = 12;
   ClassifierConfig classifier;
+  // Runs full-frame diffs and the classifier elsewhere (the GPU) when set; same answers. Used
+  // when the reference equals the previous frame (full scans in a row, i.e. a source without
+  // hints); other frames are diffed on the CPU. One accelerator serves one tracker.
+  std::shared_ptr<TileDiffAccelerator> accelerator;
 };
 
 class DamageTracker {
@@ -46,10 +52,18 @@ class DamageTracker {
   const std::vector<uint8_t>& changed_tiles() const { return changed_; }
   // Tiles in motion now (in groups of at least min_motion_tiles), on grid().
   const std::vector<uint8_t>& motion_tiles() const { return motion_mask_; }
+  // Frames whose diff ran on the accelerator; whether one is still in use (it is dropped, with a
+  // logged reason, when it fails).
+  uint64_t accelerated_frames() const { return accelerated_frames_; }
+  bool accelerated() const { return accel_ != nullptr; }
 
  private:
   void find_moves(const Frame& cur, FrameChange& out);
   void update_motion_mask();
+  bool diff_accelerated(const Frame& f);
+  void classify(Clock::time_point now);
+  void accel_reset(const Frame& f, bool upload);
+  void drop_accelerator(const char* what, const std::exception& e);
 
   DamageTrackerConfig cfg_;
   TileGrid grid_;
@@ -61,6 +75,10 @@ class DamageTracker {
   std::vector<uint8_t> changed_, seen_;
   std::vector<uint8_t> motion_mask_, prev_motion_mask_;  // motion tiles in large enough groups
   uint64_t frames_ = 0;  // sets the full-scan cadence
+  std::shared_ptr<TileDiffAccelerator> accel_;
+  bool accel_holds_last_ = false;  // the accelerator's reference is last_
+  std::vector<uint8_t> accel_motion_;
+  uint64_t accelerated_frames_ = 0;
   StageTimes times_;
 };
 

@@ -13,6 +13,7 @@ class TileGrid {
  public:
   TileGrid() = default;
   TileGrid(Size frame, int32_t tile);
+  Size frame() const { return frame_; }
   int32_t tile() const { return tile_; }
   int32_t cols() const { return cols_; }
   int32_t rows() const { return rows_; }

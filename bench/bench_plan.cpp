@@ -109,6 +109,7 @@ std::vector<T> values(const toml::node& n, const std::string& key) {
     } else {
       auto i = v.value<int64_t>();
       if (!i) throw std::runtime_error("'" + key + "' must be an integer or a list of integers");
+      if (*i < -1'000'000'000 || *i > 1'000'000'000) throw std::runtime_error("'" + key + "' is out of range");
       out.push_back(T(*i));
     }
   };

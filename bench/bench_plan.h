@@ -6,7 +6,7 @@
 // TOML (every key optional):
 //   frames = 90              fps = 30              size = "1280x800"
 //   workloads = ["office", "video", "video:/data/clip.mp4"]
-//   baselines = true         quality = true
+//   baselines = true
 //   [sweep]                  # each a value or a list
 //   codec = ["h264", "vp9"]  backend = "ffmpeg"    preset = ["ultrafast", "veryfast"]
 //   bitrate_kbps = [2000, 4000, 8000]              tile_size = [16, 32]

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "bench/quality.h"
-#include "bench/spice_view.h"
+#include "transport/spice/client_view.h"
 #include "bench/workloads.h"
 #include "core/damage_tracker.h"
 #include "core/frame_clock.h"
@@ -71,7 +71,7 @@ json stage_json(std::vector<double> v) {
   std::vector<double> edges;
   std::vector<uint64_t> counts(kBins, 0);
   for (int i = 0; i <= kBins; ++i) edges.push_back(r3(hi * i / kBins + (i == kBins ? 1e-9 : 0)));
-  for (double x : v) counts[size_t(std::min(kBins - 1, int(x / hi * kBins)))]++;
+  for (double x : v) counts[size_t(std::clamp(int(x / hi * kBins), 0, kBins - 1))]++;
   return {{"mean_ms", r3(sum / double(v.size()))}, {"p50_ms", r3(pct(50))}, {"p95_ms", r3(pct(95))},
           {"p99_ms", r3(pct(99))},  {"max_ms", r3(v.back())},             {"samples", v.size()},
           {"histogram", {{"edges_ms", edges}, {"counts", counts}}}};
@@ -189,7 +189,7 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
       vs, true, caps, nullptr, [&](uint16_t type, const spice::Body& b) { outbox.push_back({type, b}); },
       "bench " + workload);
 
-  SpiceView view;
+  spice::ClientView view;
   FrameComparer comparer;
   ClassQuality q_stat, q_motion, q_all;
   ClassBytes bytes;
@@ -568,6 +568,7 @@ std::string report_summary(const json& report) {
     if (exact) return std::string("exact");
     return j.is_null() ? std::string("-") : fmt::format("{:.1f}", j.get<double>());
   };
+  auto ssim = [](const json& j) { return j.is_null() ? std::string("-") : fmt::format("{:.4f}", j.get<double>()); };
   std::string out = fmt::format("{:<10} {:<18} {:<38} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "workload",
                                 "kind", "configuration", "kb/s", "static", "motion", "mot.SSIM", "p50 ms", "p99 ms",
                                 "enc fps", "enc CPU");
@@ -578,10 +579,10 @@ std::string report_summary(const json& report) {
     if (label.size() > 38) label = label.substr(0, 35) + "...";
     std::string w = r["workload"].get<std::string>();
     if (w.size() > 10) w = w.substr(0, 7) + "...";
-    out += fmt::format("{:<10} {:<18} {:<38} {:>9.0f} {:>9} {:>9} {:>8.4f} {:>8.2f} {:>8.2f} {:>8.0f} {:>7.2f}s\n", w,
+    out += fmt::format("{:<10} {:<18} {:<38} {:>9.0f} {:>9} {:>9} {:>8} {:>8.2f} {:>8.2f} {:>8.0f} {:>7.2f}s\n", w,
                        r["kind"].get<std::string>(), label, r["kbps"]["total"].get<double>(),
                        db(qq["static"]["psnr_db"], qq["static"]["exact"].get<bool>() && qq["static"]["pixels"] > 0),
-                       db(qq["motion"]["psnr_db"], false), qq["motion"]["ssim"].get<double>(),
+                       db(qq["motion"]["psnr_db"], false), ssim(qq["motion"]["ssim"]),
                        tot["p50_ms"].get<double>(), tot["p99_ms"].get<double>(), r["encoder"]["fps"].get<double>(),
                        r["encoder"]["cpu_s"].get<double>());
   }

@@ -47,8 +47,8 @@ nlohmann::json ClassQuality::to_json() const {
   auto round6 = [](double v) { return std::round(v * 1e6) / 1e6; };
   return {{"psnr_db", db_or_null(psnr())},
           {"min_psnr_db", frames ? db_or_null(min_psnr) : nlohmann::json(nullptr)},
-          {"ssim", round6(ssim())},
-          {"min_ssim", round6(min_ssim)},
+          {"ssim", pixels ? nlohmann::json(round6(ssim())) : nlohmann::json(nullptr)},
+          {"min_ssim", pixels ? nlohmann::json(round6(min_ssim)) : nlohmann::json(nullptr)},
           {"exact", exact()},
           {"frames", frames},
           {"frames_not_exact", frames_not_exact},
@@ -98,7 +98,11 @@ FrameComparer::Result FrameComparer::compare(const Frame& source, const Frame& s
         double va = sum_aa / n - ma * ma, vb = sum_bb / n - mb * mb, cov = sum_ab / n - ma * mb;
         s = ((2 * ma * mb + kC1) * (2 * cov + kC2)) / ((ma * ma + mb * mb + kC1) * (va + vb + kC2));
       }
-      ClassQuality& q = *cls[mask_[size_t(by) * size_t(w) + size_t(bx)]];
+      // A block with any video pixel counts for motion: static blocks are wholly static.
+      uint8_t any = 0;
+      for (int32_t y = by; y < by + bh && !any; ++y)
+        for (int32_t x = bx; x < bx + bw; ++x) any |= mask_[size_t(y) * size_t(w) + size_t(x)];
+      ClassQuality& q = *cls[any];
       q.ssim_sum += s;
       ++q.ssim_blocks;
     }

@@ -3,7 +3,8 @@
 // the pixels that arrived as video (motion) and everything else (static: must be exact).
 //  - PSNR over R, G and B; identical pixels give no figure (JSON null: infinite).
 //  - SSIM on luma (BT.601) over 8x8 blocks on a fixed grid, averaged; a block belongs to the
-//    class of its top-left pixel. Identical blocks count as 1 without computing.
+//    motion class when any of its pixels is video, else to static. Identical blocks count as 1.
+//    A class with no pixels in a run has no figures (null).
 #include <cstdint>
 #include <limits>
 #include <vector>

@@ -193,7 +193,7 @@ class OfficeScene : public Scene {
     Rect b = body_of(editor_);
     text_ = Rect{b.x + 4, b.y + 4, b.width - 8, b.height - 8};
     cols_ = std::max(8, text_.width / kCellWidth - 1);
-    rows_ = std::max(2, text_.height / kCellHeight);
+    rows_ = std::max(4, text_.height / kCellHeight);
   }
 
  protected:

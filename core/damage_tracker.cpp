@@ -94,6 +94,7 @@ DamageTracker::DamageTracker(DamageTrackerConfig cfg)
     : cfg_(cfg), classifier_(cfg.classifier), accel_(std::move(cfg.accelerator)) {
   if (cfg_.tile_size < 4 || cfg_.tile_size > 256) throw std::invalid_argument("tile size must be 4..256");
   if (cfg_.full_scan_interval < 1) throw std::invalid_argument("full scan interval must be >= 1");
+  cfg_.accelerator.reset();  // owned by accel_ alone: dropping it must free the device
 }
 
 Region DamageTracker::motion_area() const { return grid_.region_of(motion_mask_); }
@@ -217,14 +218,16 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     last_ = frame;
     in_sync_ = true;
     // Without hints every frame is a full scan: the accelerator will diff the next one.
-    accel_reset(*frame, !hints);
+    accel_reset(*frame, !hints || accel_);
     out.damage = Region(frame->bounds());
     return out;
   }
   changed_.assign(grid_.count(), 0);
   // The same frame object again, and the reference holds it exactly: nothing to compare.
   if (!(frame == last_ && in_sync_)) {
-    bool full = !hints || frames_ % uint64_t(cfg_.full_scan_interval) == 0;
+    // With an accelerator every scan is full: the GPU compares whole frames for less than the
+    // CPU spends on hinted parts, and a full scan keeps the reference on the device valid.
+    bool full = !hints || accel_ || frames_ % uint64_t(cfg_.full_scan_interval) == 0;
     // The accelerator compares with the previous frame it was given: valid when that frame is
     // last_ and the reference equals last_ (in sync).
     if (full && in_sync_ && accel_holds_last_ && diff_accelerated(*frame)) {
@@ -232,9 +235,8 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     } else if (full) {
       diff_tiles(ref_, *frame, grid_, frame->bounds(), changed_);
       accel_holds_last_ = false;
-      // A source without hints scans fully every frame: give the accelerator this frame so it
-      // diffs the next one (hinted sources rarely scan twice in a row, so they skip the upload).
-      if (accel_ && !hints) {
+      // Give the accelerator this frame so it diffs the next one.
+      if (accel_) {
         try {
           accel_->set_reference(*frame);
           accel_holds_last_ = true;

@@ -24,9 +24,10 @@ struct DamageTrackerConfig {
   // static (lossless), since it is cheap to send exactly.
   int min_motion_tiles = 12;
   ClassifierConfig classifier;
-  // Runs full-frame diffs and the classifier elsewhere (the GPU) when set; same answers. Used
-  // when the reference equals the previous frame (full scans in a row, i.e. a source without
-  // hints); other frames are diffed on the CPU. One accelerator serves one tracker.
+  // Runs full-frame diffs and the classifier elsewhere (the GPU) when set; same answers. With
+  // one, hints are ignored and every frame is a full scan, so the reference always equals the
+  // frame the accelerator holds; the first frame (and any after a size change) is diffed on
+  // the CPU. One accelerator serves one tracker.
   std::shared_ptr<TileDiffAccelerator> accelerator;
 };
 

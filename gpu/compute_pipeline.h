@@ -24,6 +24,8 @@ class ComputePipeline {
 
   // Binds `buffers` to bindings 0..n-1 (whole buffers). Only between submissions.
   void bind_buffers(std::initializer_list<VkBuffer> buffers);
+  // The buffers were freed: a new buffer may reuse an old handle, so the next bind rewrites.
+  void forget_buffers() { bound_.clear(); }
   // Records the dispatch of groups x*y*z with `push` as the push constants.
   void dispatch(VkCommandBuffer cb, const void* push, uint32_t x, uint32_t y, uint32_t z = 1) const;
   const std::string& name() const { return name_; }

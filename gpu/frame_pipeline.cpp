@@ -111,6 +111,10 @@ void FramePipeline::reset(Size size, int32_t tile, const ClassifierConfig& cfg) 
   constexpr VkBufferUsageFlags kStorage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   using W = GpuBuffer::Where;
   // Free the old size first: at 4K the frames alone are 100 MB.
+  diff_.forget_buffers();
+  classify_.forget_buffers();
+  convert_.forget_buffers();
+  yuv_rect_ = {};
   staging_ = {};
   frames_[0] = {};
   frames_[1] = {};
@@ -152,6 +156,7 @@ void FramePipeline::barrier(VkAccessFlags src, VkPipelineStageFlags dst_stage, V
 
 void FramePipeline::begin() {
   if (size_.width <= 0) throw GpuError("GPU frame pipeline: reset() first");
+  if (broken_) throw GpuError("GPU frame pipeline: an earlier submission failed");
   recording_ = false;  // a recording abandoned by an exception is simply started over
   vk_check(vkResetCommandBuffer(cb_, 0), "vkResetCommandBuffer");
   VkCommandBufferBeginInfo bi{};
@@ -279,6 +284,9 @@ void FramePipeline::submit() {
   } catch (...) {
     last_ = -1;  // what the frame buffers hold is unknown now
     pending_ = -1;
+    // The command buffer and fence may still be in use: never reset them again.
+    broken_ = true;
+    vkDeviceWaitIdle(dev);
     throw;
   }
   if (queries_ && queries_used_ > 1) {

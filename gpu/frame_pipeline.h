@@ -94,6 +94,7 @@ class FramePipeline {
 
   // The last conversion's layout in yuv_.
   Rect yuv_rect_{};
+  bool broken_ = false;  // a submission failed: this pipeline is not used again
   YuvFormat yuv_format_ = YuvFormat::i420;
   uint32_t y_stride_ = 0, c_stride_ = 0, u_offset_ = 0, v_offset_ = 0;
 

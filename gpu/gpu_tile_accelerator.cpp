@@ -47,7 +47,7 @@ std::shared_ptr<GpuTileAccelerator> make_tile_accelerator(GpuChoice choice, std:
     try {
       out = std::make_shared<GpuTileAccelerator>(ctx);
       spdlog::info("gpu: tile diff and classifier on {} ({})", ctx->description(), why);
-    } catch (const GpuError& e) {
+    } catch (const std::exception& e) {
       why = fmt::format("{}: {}", ctx->report().info.name, e.what());
     }
   }

@@ -155,7 +155,7 @@ std::shared_ptr<VulkanContext> VulkanContext::create(GpuChoice choice, std::stri
     ctx->instance_ = inst.release();  // owned by ctx from here (its destructor frees the device first)
     vkGetDeviceQueue(ctx->device_, ctx->family_, 0, &ctx->queue_);
     return ctx;
-  } catch (const GpuError& e) {
+  } catch (const std::exception& e) {
     reason = e.what();
     return nullptr;
   }

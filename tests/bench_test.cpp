@@ -9,7 +9,7 @@
 #include "bench/bench_plan.h"
 #include "bench/bench_runner.h"
 #include "bench/quality.h"
-#include "bench/spice_view.h"
+#include "transport/spice/client_view.h"
 #include "bench/workloads.h"
 #include "capture/trace_source.h"
 #include "core/png_file.h"
@@ -166,8 +166,8 @@ TEST(BenchQuality, ClassesSplitErrorAndIdenticalIsExact) {
   EXPECT_TRUE(same.stat.to_json()["psnr_db"].is_null());  // exact: infinite, written as null
 }
 
-TEST(BenchSpiceView, MalformedMessagesAreRefused) {
-  SpiceView v;
+TEST(ClientView, MalformedMessagesAreRefused) {
+  spice::ClientView v;
   std::vector<uint8_t> junk{1, 2, 3};
   EXPECT_THROW(v.apply(SPICE_MSG_DISPLAY_DRAW_COPY, junk), std::runtime_error);  // before any surface
   std::vector<uint8_t> create{0, 0, 0, 0, 64, 0, 0, 0, 48, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0};

@@ -1,7 +1,6 @@
 #include "tests/spice_test_client.h"
 
 #include <arpa/inet.h>
-#include <lz4.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <netinet/in.h>
@@ -229,7 +228,7 @@ void ChannelClient::write(uint16_t type, std::span<const uint8_t> body) {
   conn_.send(w.buffer());
 }
 
-DisplayClient::DisplayClient(uint16_t port, Options opts) {
+DisplayClient::DisplayClient(uint16_t port, Options opts) : surface(view_.surface()) {
   Caps main_caps;
   set_cap(main_caps, SPICE_MAIN_CAP_NAME_AND_UUID);
   const TlsClientOptions* tls = opts.tls ? &*opts.tls : nullptr;
@@ -326,94 +325,26 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
       display_->write(SPICE_MSGC_ACK_SYNC, WireWriter().u32(gen).take());
       return;  // SET_ACK itself is not counted
     }
-    case SPICE_MSG_DISPLAY_SURFACE_CREATE: {
-      r.u32();
-      int32_t w = int32_t(r.u32()), h = int32_t(r.u32());
-      if (r.u32() != SPICE_SURFACE_FMT_32_xRGB) throw std::runtime_error("surface format is not 32_xRGB");
-      surface = Frame(w, h);
-      surface_created = true;
-      marked = false;
-      return;
-    }
     case SPICE_MSG_DISPLAY_MONITORS_CONFIG:
       monitors_config = true;
       return;
     case SPICE_MSG_DISPLAY_MARK:
       marked = true;
       return;
-    case SPICE_MSG_DISPLAY_COPY_BITS: {
-      if (!surface_created) throw std::runtime_error("COPY_BITS before SURFACE_CREATE");
-      r.u32();
-      int32_t top = r.i32(), left = r.i32(), bottom = r.i32(), right = r.i32();
-      if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("unexpected clip");
-      int32_t sx = r.i32(), sy = r.i32();
-      Rect dst{left, top, right - left, bottom - top};
-      Rect src{sx, sy, dst.width, dst.height};
-      if (dst.intersect(surface.bounds()) != dst || src.intersect(surface.bounds()) != src)
-        throw std::runtime_error("COPY_BITS outside the surface");
-      Frame copy = surface;  // source and destination may overlap
-      for (int32_t y = 0; y < dst.height; ++y)
-        std::memcpy(surface.row(dst.y + y) + dst.x, copy.row(src.y + y) + src.x, size_t(dst.width) * 4);
-      ++copies;
-      return;
-    }
+    case SPICE_MSG_DISPLAY_SURFACE_CREATE:
+      marked = false;
+      break;
+    case SPICE_MSG_DISPLAY_COPY_BITS:
     case SPICE_MSG_DISPLAY_DRAW_COPY:
+      if (!view_.has_surface()) throw std::runtime_error("drawing before SURFACE_CREATE");
       break;
     default:
       return;
   }
-  if (!surface_created) throw std::runtime_error("DRAW_COPY before SURFACE_CREATE");
-  r.u32();
-  int32_t top = r.i32(), left = r.i32(), bottom = r.i32(), right = r.i32();
-  if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("unexpected clip");
-  uint32_t img_off = r.u32();
-  WireReader img(std::span<const uint8_t>(m.body).subspan(img_off), "image");
-  img.u64();
-  uint8_t type = img.u8();
-  img.u8();
-  int32_t w = int32_t(img.u32()), h = int32_t(img.u32());
-  if (w != right - left || h != bottom - top) throw std::runtime_error("image size differs from the box");
-  if (left < 0 || top < 0 || right > surface.width() || bottom > surface.height())
-    throw std::runtime_error("box outside the surface");
-  std::vector<uint8_t> pixels;
-  if (type == SPICE_IMAGE_TYPE_BITMAP) {
-    if (img.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("bitmap not 32BIT");
-    if (!(img.u8() & SPICE_BITMAP_FLAGS_TOP_DOWN)) throw std::runtime_error("bitmap not top-down");
-    img.u32();
-    img.u32();
-    uint32_t stride = img.u32();
-    img.u32();
-    if (stride != uint32_t(w) * 4) throw std::runtime_error("unexpected stride");
-    auto data = img.bytes(size_t(stride) * size_t(h));
-    pixels.assign(data.begin(), data.end());
-    ++bitmap_draws;
-  } else if (type == SPICE_IMAGE_TYPE_LZ4) {
-    uint32_t size = img.u32();
-    WireReader d(img.bytes(size), "lz4 data");
-    if (d.u8() != 1) throw std::runtime_error("lz4 not top-down");
-    if (d.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("lz4 not 32BIT");
-    pixels.resize(size_t(w) * 4 * size_t(h));
-    LZ4_streamDecode_t stream;
-    LZ4_setStreamDecode(&stream, nullptr, 0);
-    size_t out = 0;
-    while (d.remaining()) {
-      auto lenb = d.bytes(4);
-      uint32_t len = uint32_t(lenb[0]) << 24 | uint32_t(lenb[1]) << 16 | uint32_t(lenb[2]) << 8 | lenb[3];
-      auto block = d.bytes(len);
-      int n = LZ4_decompress_safe_continue(&stream, reinterpret_cast<const char*>(block.data()),
-                                           reinterpret_cast<char*>(pixels.data() + out), int(len),
-                                           int(pixels.size() - out));
-      if (n < 0) throw std::runtime_error("lz4 block does not decode");
-      out += size_t(n);
-    }
-    if (out != pixels.size()) throw std::runtime_error("lz4 image decodes to the wrong size");
-    ++lz4_draws;
-  } else {
-    throw std::runtime_error("unexpected image type " + std::to_string(type));
-  }
-  for (int32_t y = 0; y < h; ++y)
-    std::memcpy(surface.row(top + y) + left, pixels.data() + size_t(y) * size_t(w) * 4, size_t(w) * 4);
-  ++draws;
+  view_.apply(m.type, m.body);
+  surface_created = view_.has_surface();
+  const auto& n = view_.counters();
+  draws = n.draws, lz4_draws = n.lz4_draws, bitmap_draws = n.bitmap_draws, copies = n.copies;
 }
 
 }  // namespace tessera::test

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/frame.h"
+#include "transport/spice/client_view.h"
 #include "transport/spice/link.h"
 
 namespace tessera::test {
@@ -75,6 +76,8 @@ class ChannelClient {
 };
 
 class DisplayClient {
+  spice::ClientView view_;  // the picture: DRAW_COPY (bitmap, LZ4) and COPY_BITS applied
+
  public:
   struct Options {
     std::string password;
@@ -92,7 +95,7 @@ class DisplayClient {
   bool wait_until(const std::function<bool(const DisplayClient&)>& pred, int timeout_ms = 10000);
 
   // Read these only inside wait_until's predicate or after stop().
-  Frame surface;
+  const Frame& surface;
   bool surface_created = false;
   bool marked = false;
   bool monitors_config = false;

@@ -1,8 +1,9 @@
 #pragma once
-// What a SPICE client shows, rebuilt from the display messages Tessera produced: the surface,
+// What a SPICE client shows, rebuilt from the display messages Tessera sends: the surface,
 // COPY_BITS, DRAW_COPY (bitmap and LZ4) and video streams, decoded by FFmpeg's own decoders.
-// The bench compares this picture with the source frame, so quality is measured on what a
-// client would really see, not assumed. Malformed messages throw std::runtime_error.
+// The bench and the tests compare this picture with the source frame, so quality is measured
+// on what a client would see. Never used by the server. Malformed or unexpected messages
+// (formats the server never sends) throw std::runtime_error.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,9 +14,9 @@
 #include "encode/ffmpeg_decoder.h"
 #include "encode/video_codec.h"
 
-namespace tessera::bench {
+namespace tessera::spice {
 
-class SpiceView {
+class ClientView {
  public:
   void apply(uint16_t type, std::span<const uint8_t> body);
   const Frame& surface() const { return surface_; }
@@ -24,6 +25,10 @@ class SpiceView {
   Region streams_area() const;
   size_t live_streams() const { return streams_.size(); }
   uint64_t decoded_frames() const { return decoded_; }
+  struct Counters {
+    uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, copies = 0;
+  };
+  const Counters& counters() const { return counted_; }
 
  private:
   struct Stream {
@@ -38,7 +43,8 @@ class SpiceView {
   bool created_ = false;
   std::map<uint32_t, Stream> streams_;
   uint64_t decoded_ = 0;
+  Counters counted_;
   std::vector<uint8_t> pixels_;
 };
 
-}  // namespace tessera::bench
+}  // namespace tessera::spice

@@ -1,4 +1,4 @@
-#include "bench/spice_view.h"
+#include "transport/spice/client_view.h"
 
 #include <lz4.h>
 #include <spice/enums.h>
@@ -9,9 +9,7 @@
 #include "transport/spice/video_streams.h"
 #include "transport/spice/wire.h"
 
-namespace tessera::bench {
-
-using spice::WireReader;
+namespace tessera::spice {
 
 namespace {
 
@@ -22,20 +20,23 @@ Rect read_box(WireReader& r) {
 
 }  // namespace
 
-Region SpiceView::streams_area() const {
+Region ClientView::streams_area() const {
   Region a;
   for (const auto& [id, s] : streams_) a.add(s.dest);
   return a;
 }
 
-void SpiceView::apply(uint16_t type, std::span<const uint8_t> body) {
+void ClientView::apply(uint16_t type, std::span<const uint8_t> body) {
   WireReader r(body, "display message");
   switch (type) {
     case SPICE_MSG_DISPLAY_SURFACE_CREATE: {
       r.u32();
       int32_t w = int32_t(r.u32()), h = int32_t(r.u32());
+      if (r.u32() != SPICE_SURFACE_FMT_32_xRGB) throw std::runtime_error("surface format is not 32_xRGB");
+      if (w < 1 || h < 1 || w > 16384 || h > 16384) throw std::runtime_error("surface size out of range");
       surface_ = Frame(w, h);
       created_ = true;
+      streams_.clear();
       return;
     }
     case SPICE_MSG_DISPLAY_COPY_BITS: {
@@ -53,6 +54,7 @@ void SpiceView::apply(uint16_t type, std::span<const uint8_t> body) {
         std::memcpy(&rows[size_t(y) * size_t(dst.width)], surface_.row(src.y + y) + src.x, size_t(dst.width) * 4);
       for (int32_t y = 0; y < dst.height; ++y)
         std::memcpy(surface_.row(dst.y + y) + dst.x, &rows[size_t(y) * size_t(dst.width)], size_t(dst.width) * 4);
+      ++counted_.copies;
       return;
     }
     case SPICE_MSG_DISPLAY_DRAW_COPY:
@@ -66,7 +68,7 @@ void SpiceView::apply(uint16_t type, std::span<const uint8_t> body) {
       r.u64();
       r.u32(), r.u32(), r.u32(), r.u32();
       Rect dest = read_box(r);
-      auto codec = spice::codec_of_spice_type(codec_type);
+      auto codec = codec_of_spice_type(codec_type);
       if (!codec) throw std::runtime_error("stream of an unknown codec type");
       if (dest.intersect(surface_.bounds()) != dest) throw std::runtime_error("stream outside the surface");
       streams_[id] = Stream{*codec, dest, std::make_unique<FfmpegDecoder>(*codec)};
@@ -99,11 +101,12 @@ void SpiceView::apply(uint16_t type, std::span<const uint8_t> body) {
   }
 }
 
-void SpiceView::stream_frame(uint32_t id, const Rect* sized_dest, std::span<const uint8_t> data) {
+void ClientView::stream_frame(uint32_t id, const Rect* sized_dest, std::span<const uint8_t> data) {
   auto it = streams_.find(id);
   if (it == streams_.end()) throw std::runtime_error("data for a stream that does not exist");
   Stream& s = it->second;
   Rect dest = sized_dest ? *sized_dest : s.dest;
+  if (dest.intersect(surface_.bounds()) != dest) throw std::runtime_error("stream frame outside the surface");
   auto pic = s.decoder->decode(data);
   if (!pic) return;  // held back by the decoder: the client shows the old picture
   ++decoded_;
@@ -113,7 +116,7 @@ void SpiceView::stream_frame(uint32_t id, const Rect* sized_dest, std::span<cons
     std::memcpy(surface_.row(dest.y + y) + dest.x, pic->row(y), size_t(dest.width) * 4);
 }
 
-void SpiceView::draw_copy(std::span<const uint8_t> body) {
+void ClientView::draw_copy(std::span<const uint8_t> body) {
   if (!created_) throw std::runtime_error("DRAW_COPY before SURFACE_CREATE");
   WireReader r(body, "DRAW_COPY");
   r.u32();
@@ -130,16 +133,20 @@ void SpiceView::draw_copy(std::span<const uint8_t> body) {
     throw std::runtime_error("DRAW_COPY image does not fit its box");
   pixels_.resize(size_t(w) * 4 * size_t(h));
   if (type == SPICE_IMAGE_TYPE_BITMAP) {
-    img.u8(), img.u8(), img.u32(), img.u32();
+    if (img.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("bitmap not 32BIT");
+    if (!(img.u8() & SPICE_BITMAP_FLAGS_TOP_DOWN)) throw std::runtime_error("bitmap not top-down");
+    img.u32(), img.u32();
     uint32_t stride = img.u32();
     img.u32();
     if (stride != uint32_t(w) * 4) throw std::runtime_error("bitmap stride is not width * 4");
     auto data = img.bytes(pixels_.size());
     std::memcpy(pixels_.data(), data.data(), data.size());
+    ++counted_.bitmap_draws;
   } else if (type == SPICE_IMAGE_TYPE_LZ4) {
     uint32_t size = img.u32();
     WireReader d(img.bytes(size), "LZ4 data");
-    d.u8(), d.u8();  // top-down, 32-bit: what the server always sends
+    if (d.u8() != 1) throw std::runtime_error("LZ4 image not top-down");
+    if (d.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("LZ4 image not 32BIT");
     LZ4_streamDecode_t stream;
     LZ4_setStreamDecode(&stream, nullptr, 0);
     size_t out = 0;
@@ -154,11 +161,13 @@ void SpiceView::draw_copy(std::span<const uint8_t> body) {
       out += size_t(n);
     }
     if (out != pixels_.size()) throw std::runtime_error("LZ4 image decodes to the wrong size");
+    ++counted_.lz4_draws;
   } else {
     throw std::runtime_error("DRAW_COPY image of an unexpected type " + std::to_string(type));
   }
   for (int32_t y = 0; y < h; ++y)
     std::memcpy(surface_.row(box.y + y) + box.x, pixels_.data() + size_t(y) * size_t(w) * 4, size_t(w) * 4);
+  ++counted_.draws;
 }
 
-}  // namespace tessera::bench
+}  // namespace tessera::spice

@@ -96,6 +96,37 @@ json bytes_json(const ClassBytes& b, double seconds) {
                     {"control", kbps(b.control)}, {"total", kbps(b.total())}}}};
 }
 
+struct EncoderTotals {
+  std::string name;
+  uint64_t frames = 0, keyframes = 0, streams = 0;
+  std::chrono::nanoseconds time{}, cpu{};
+};
+
+// The figures every run reports, from what it accumulated frame by frame.
+void add_results(json& run, std::map<std::string, std::vector<double>>& st, const ClassBytes& bytes, double seconds,
+                 const ClassQuality& q_stat, const ClassQuality& q_motion, const ClassQuality& q_all,
+                 const EncoderTotals& enc, uint64_t moves, Digest& digest, json timeline) {
+  json stages = json::object();
+  for (const char* s : {"capture", "diff", "scroll", "classify", "convert", "encode", "lossless", "marshal", "total"})
+    if (st.count(s)) stages[s] = stage_json(st[s]);
+  run["stages"] = stages;
+  json b = bytes_json(bytes, seconds);
+  run["bytes"] = b["bytes"];
+  run["kbps"] = b["kbps"];
+  run["quality"] = {{"static", q_stat.to_json()}, {"motion", q_motion.to_json()}, {"all", q_all.to_json()}};
+  double enc_s = std::chrono::duration<double>(enc.time).count();
+  run["encoder"] = {{"name", enc.name},
+                    {"frames", enc.frames},
+                    {"fps", r3(enc_s > 0 ? double(enc.frames) / enc_s : 0.0)},
+                    {"cpu_s", r3(std::chrono::duration<double>(enc.cpu).count())},
+                    {"wall_s", r3(enc_s)},
+                    {"keyframes", enc.keyframes},
+                    {"streams", enc.streams}};
+  run["moves"] = moves;
+  run["digest"] = digest.hex();
+  run["timeline"] = std::move(timeline);
+}
+
 // Encoders are probed once per backend and codec and shared by every run.
 class Catalogs {
  public:
@@ -284,26 +315,10 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   json c = cfg.to_json();
   c["encoder"] = encoder_label;
   run["config"] = c;
-  json stages = json::object();
-  for (const char* s : {"capture", "diff", "scroll", "classify", "convert", "encode", "lossless", "marshal", "total"})
-    if (st.count(s)) stages[s] = stage_json(st[s]);
-  run["stages"] = stages;
-  json b = bytes_json(bytes, double(plan.frames) / plan.fps);
-  run["bytes"] = b["bytes"];
-  run["kbps"] = b["kbps"];
-  run["quality"] = {{"static", q_stat.to_json()}, {"motion", q_motion.to_json()}, {"all", q_all.to_json()}};
   const auto& vstats = writer.video().stats();
-  double enc_s = std::chrono::duration<double>(vstats.encode_time).count();
-  run["encoder"] = {{"name", encoder_label},
-                    {"frames", vstats.encoded},
-                    {"fps", r3(enc_s > 0 ? double(vstats.encoded) / enc_s : 0.0)},
-                    {"cpu_s", r3(std::chrono::duration<double>(vstats.encode_cpu).count())},
-                    {"wall_s", r3(enc_s)},
-                    {"keyframes", vstats.keyframes},
-                    {"streams", vstats.streams}};
-  run["moves"] = moves_total;
-  run["digest"] = digest.hex();
-  run["timeline"] = timeline;
+  add_results(run, st, bytes, double(plan.frames) / plan.fps, q_stat, q_motion, q_all,
+              {encoder_label, vstats.encoded, vstats.keyframes, vstats.streams, vstats.encode_time, vstats.encode_cpu},
+              moves_total, digest, std::move(timeline));
   const auto& qs = run["quality"]["static"];
   ctx.progress.end_run(fmt::format("{:.0f} kb/s, static {}, motion PSNR {}", run["kbps"]["total"].get<double>(),
                                    qs["exact"].get<bool>() ? "exact" : "NOT exact",
@@ -396,24 +411,8 @@ json run_baseline_x264(RunContext& ctx, const std::string& workload, int kbps, i
   json c = shape.to_json();
   c["encoder"] = "ffmpeg:libx264";
   run["config"] = c;
-  json stages = json::object();
-  for (const char* s : {"capture", "convert", "encode", "total"}) stages[s] = stage_json(st[s]);
-  run["stages"] = stages;
-  json b = bytes_json(bytes, double(plan.frames) / plan.fps);
-  run["bytes"] = b["bytes"];
-  run["kbps"] = b["kbps"];
-  run["quality"] = {{"static", q_stat.to_json()}, {"motion", q_motion.to_json()}, {"all", q_all.to_json()}};
-  double enc_s = std::chrono::duration<double>(enc_time).count();
-  run["encoder"] = {{"name", "ffmpeg:libx264"},
-                    {"frames", encoded},
-                    {"fps", r3(enc_s > 0 ? double(encoded) / enc_s : 0.0)},
-                    {"cpu_s", r3(std::chrono::duration<double>(enc_cpu).count())},
-                    {"wall_s", r3(enc_s)},
-                    {"keyframes", keyframes},
-                    {"streams", 1}};
-  run["moves"] = 0;
-  run["digest"] = digest.hex();
-  run["timeline"] = timeline;
+  add_results(run, st, bytes, double(plan.frames) / plan.fps, q_stat, q_motion, q_all,
+              {"ffmpeg:libx264", encoded, keyframes, 1, enc_time, enc_cpu}, 0, digest, std::move(timeline));
   ctx.progress.end_run(fmt::format("{:.0f} kb/s, static PSNR {}, motion PSNR {}", run["kbps"]["total"].get<double>(),
                                    run["quality"]["static"]["psnr_db"].dump(),
                                    run["quality"]["motion"]["psnr_db"].dump()));

@@ -7,6 +7,7 @@
 
 #include "capture/demo_glyphs.h"
 #include "capture/demo_source.h"
+#include "capture/splitmix.h"
 
 namespace tessera::bench {
 
@@ -16,13 +17,6 @@ using demo::kCellHeight;
 using demo::kCellWidth;
 
 constexpr int kTitleBar = 20;
-
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 Rect frac(Size s, double x, double y, double w, double h) {
   Rect r{int32_t(s.width * x), int32_t(s.height * y), int32_t(s.width * w), int32_t(s.height * h)};
@@ -57,9 +51,9 @@ std::string words_line(uint64_t seed, int max_chars) {
       "the", "frame", "encoder", "sends", "only", "what", "changed", "since", "last", "tile", "region", "static",
       "motion", "lossless", "video", "latency", "bitrate", "client", "server", "quality", "is", "a", "of", "to"};
   std::string s;
-  uint64_t h = mix(seed);
+  uint64_t h = splitmix64(seed);
   while (true) {
-    h = mix(h);
+    h = splitmix64(h);
     std::string_view w = words[h % words.size()];
     if (int(s.size() + w.size() + 1) > max_chars) break;
     s += w;
@@ -74,8 +68,8 @@ void text_page(Frame& f, const Rect& area, uint64_t first_line, uint64_t seed, u
   int cols = std::max(1, (area.width - 8) / kCellWidth);
   for (int r = 0; r * kCellHeight + kCellHeight <= area.height; ++r) {
     uint64_t line = first_line + uint64_t(r);
-    if (mix(line ^ seed) % 7 == 0) continue;  // paragraph break
-    int len = cols * 2 / 3 + int(mix(line * 31 + seed) % uint64_t(std::max(1, cols / 3)));
+    if (splitmix64(line ^ seed) % 7 == 0) continue;  // paragraph break
+    int len = cols * 2 / 3 + int(splitmix64(line * 31 + seed) % uint64_t(std::max(1, cols / 3)));
     demo::draw_text(f, area.x + 4, area.y + r * kCellHeight, words_line(line * 977 + seed, len), fg, area);
   }
 }
@@ -86,7 +80,7 @@ class Footage {
  public:
   Footage() : tex_(size_t(kTex) * kTex) {
     // Value noise at three scales, bilinearly interpolated: hills, bushes, grass.
-    auto lattice = [](int x, int y, int s) { return double(mix(uint64_t(x) * 73856093u ^ uint64_t(y) * 19349663u ^ uint64_t(s)) & 255); };
+    auto lattice = [](int x, int y, int s) { return double(splitmix64(uint64_t(x) * 73856093u ^ uint64_t(y) * 19349663u ^ uint64_t(s)) & 255); };
     for (int y = 0; y < kTex; ++y)
       for (int x = 0; x < kTex; ++x) {
         double v[3];
@@ -199,7 +193,7 @@ class OfficeScene : public Scene {
  protected:
   // Typing at 12 characters a second; lines of 60-100 % of the width.
   uint64_t typed(uint64_t index) const { return uint64_t(seconds(index) * 12.0); }
-  int line_len(uint64_t n) const { return cols_ * 6 / 10 + int(mix(n) % uint64_t(std::max(1, cols_ * 4 / 10))); }
+  int line_len(uint64_t n) const { return cols_ * 6 / 10 + int(splitmix64(n) % uint64_t(std::max(1, cols_ * 4 / 10))); }
   void cursor(uint64_t index, uint64_t& line, int& col) const {
     // Starts with a page already written, so the view scrolls soon.
     uint64_t c = typed(index);

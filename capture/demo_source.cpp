@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "capture/demo_glyphs.h"
+#include "capture/splitmix.h"
 
 namespace tessera {
 
@@ -15,13 +16,6 @@ constexpr int kPadding = 4;
 constexpr double kLinesPerSecond = 4.0;
 constexpr double kVideoPlaySeconds = 8.0;
 constexpr double kVideoPauseSeconds = 2.0;
-
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 Rect inset(const Rect& r, int top, int side) {
   Rect o{r.x + side, r.y + top, r.width - 2 * side, r.height - top - side};
@@ -109,15 +103,15 @@ std::string DemoSource::line_text(uint64_t line) const {
   static constexpr std::array<std::string_view, 16> words = {
       "build", "tessera", "frame", "tile", "damage", "encode", "spice", "display",
       "region", "ok", "ms", "lz4", "stream", "client", "ticket", "render"};
-  uint64_t h = mix(line);
+  uint64_t h = splitmix64(line);
   std::string s;
   if (h % 5 == 0) {
     s = "user@tessera:~$ ";
-    h = mix(h);
+    h = splitmix64(h);
   }
   int n = 3 + int(h % 9);
   for (int i = 0; i < n; ++i) {
-    h = mix(h + uint64_t(i));
+    h = splitmix64(h + uint64_t(i));
     s += words[h % words.size()];
     s += (h >> 8) % 7 == 0 ? ": " : " ";
     if ((h >> 16) % 4 == 0) s += std::to_string((h >> 20) % 1000) + " ";

@@ -287,6 +287,8 @@ vnc::SecurityConfig vnc_security(const ServeOptions& s, const std::shared_ptr<co
   sec.x509 = x509;
   sec.sasl = s.sasl;
   sec.password = password;
+  sec.allow_no_auth = s.disable_ticketing;
+  sec.require_client_certificate = s.tls_verify_client;
   if (password && s.ticket_expiry > 0)
     sec.password_expires = std::chrono::steady_clock::now() + std::chrono::seconds(s.ticket_expiry);
   using vnc::Method;
@@ -306,7 +308,8 @@ vnc::SecurityConfig vnc_security(const ServeOptions& s, const std::shared_ptr<co
     if (s.sasl || password) sec.offer.push_back(Method::X509Plain);
     if (password) sec.offer.push_back(Method::X509Vnc);
     if (s.disable_ticketing) sec.offer.push_back(Method::X509None);
-    if (s.sasl) sec.offer.push_back(Method::Sasl);
+    // Never plain SASL beside them: a man in the middle could strip VeNCrypt from the clear-text
+    // list, and a client without a certificate would pick it.
   } else if (s.sasl) {
     sec.offer.push_back(Method::Sasl);
   } else if (s.disable_ticketing) {
@@ -367,8 +370,11 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
     SaslAuth::init(SaslConfig{"tessera", s.sasl_config_dir});
     cfg.sasl = true;
   }
+  cfg.require_client_certificate = s.tls_verify_client;
   cfg.link_timeout = std::chrono::milliseconds(int64_t(s.link_timeout * 1000));
   cfg.limits.max_unauthenticated = s.max_unauthenticated;
+  // One count of failed logins per address for both protocols: the same password opens both.
+  cfg.guard = std::make_shared<AuthGuard>(cfg.limits);
 
   FrameHub hub;
   DamageTrackerConfig tracker = tracker_config(o);
@@ -391,6 +397,7 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
     if (s.video.bitrate_kbps > 0) vc.session.video_bitrate_kbps = s.video.bitrate_kbps;
     vc.link_timeout = cfg.link_timeout;
     vc.limits = cfg.limits;
+    vc.guard = cfg.guard;
     vnc_server = std::make_unique<vnc::VncServer>(vc, hub, input);
   }
 
@@ -511,10 +518,11 @@ int main(int argc, char** argv) {
                                  "choose --password-file FILE, --sasl, or --disable-ticketing to let anyone connect");
     if (!serve.x509_dir.empty() && serve.tls_port < 0 && serve.vnc_port < 0)
       throw CLI::ValidationError("--x509-dir", "needs --spice-tls-port or --vnc-port: nothing would use it");
-    if (serve.tls_verify_client && serve.tls_port >= 0 && serve.spice_port != "off" && serve.secure_channels != "all")
+    // Every way in must check the certificate, or a client without one simply takes another.
+    if (serve.tls_verify_client && serve.spice_port != "off" && serve.secure_channels != "all")
       throw CLI::ValidationError("--tls-verify-client",
                                  "needs --spice-port off or --secure-channels all: otherwise a client without a "
-                                 "certificate simply uses the plain port");
+                                 "certificate simply uses the plain SPICE port");
     if (serve.spice_port == "off" && serve.tls_port < 0 && serve.vnc_port < 0)
       throw CLI::ValidationError("--spice-port",
                                  "off needs --spice-tls-port or --vnc-port: there must be some port to serve on");

@@ -14,14 +14,19 @@ namespace {
 constexpr size_t kMaxRecords = 10000;  // bounds the table against address-spraying clients
 }
 
-std::string AuthGuard::key_for(const std::string& address) {
+std::string AuthGuard::key_for(const std::string& peer) {
+  std::string address = peer, scope;
+  if (size_t pct = peer.find('%'); pct != std::string::npos) {
+    address = peer.substr(0, pct);
+    scope = peer.substr(pct);
+  }
   in6_addr a6{};
-  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &a6) != 1) return address;
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &a6) != 1) return peer;
   if (IN6_IS_ADDR_V4MAPPED(&a6)) return address;
   std::memset(a6.s6_addr + 8, 0, 8);
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, &a6, buf, sizeof buf);
-  return std::string(buf) + "/64";
+  return std::string(buf) + "/64" + scope;
 }
 
 AuthGuard::Slot::~Slot() { guard_->release(address_); }
@@ -62,13 +67,17 @@ void AuthGuard::release(const std::string& address) {
   if (it != records_.end() && it->second.pending == 0 && it->second.failures == 0) records_.erase(it);
 }
 
-void AuthGuard::failed(const std::string& peer, Clock::time_point now) {
+void AuthGuard::failed(const std::string& peer, Clock::time_point now, const Identity& who) {
   const std::string address = key_for(peer);
   std::lock_guard lock(mu_);
   if (records_.size() >= kMaxRecords && !records_.count(address)) prune(now);
   Record& r = records_[address];
-  if (r.failures && now - r.last_failure > limits_.forget_after) r.failures = 0;
+  if (r.failures && now - r.last_failure > limits_.forget_after) {
+    r.failures = 0;
+    r.by_user.clear();
+  }
   ++r.failures;
+  if (who && (r.by_user.count(*who) || r.by_user.size() < kMaxUsersPerAddress)) ++r.by_user[*who];
   r.last_failure = now;
   if (r.failures > limits_.free_failures) {
     unsigned doublings = std::min(r.failures - limits_.free_failures - 1, 16u);
@@ -77,12 +86,18 @@ void AuthGuard::failed(const std::string& peer, Clock::time_point now) {
   }
 }
 
-void AuthGuard::succeeded(const std::string& peer) {
+void AuthGuard::succeeded(const std::string& peer, const Identity& who) {
+  if (!who) return;
   std::lock_guard lock(mu_);
   auto it = records_.find(key_for(peer));
   if (it == records_.end()) return;
-  it->second.failures = 0;
-  it->second.blocked_until = {};
+  Record& r = it->second;
+  auto own = r.by_user.find(*who);
+  if (own == r.by_user.end()) return;
+  r.failures -= std::min(r.failures, own->second);
+  r.by_user.erase(own);
+  // A wait the remaining failures still earn stays; it is not lengthened either.
+  if (r.failures <= limits_.free_failures) r.blocked_until = {};
 }
 
 AuthGuard::Clock::duration AuthGuard::backoff_left(const std::string& peer, Clock::time_point now) const {
@@ -90,6 +105,12 @@ AuthGuard::Clock::duration AuthGuard::backoff_left(const std::string& peer, Cloc
   auto it = records_.find(key_for(peer));
   if (it == records_.end() || it->second.blocked_until <= now) return Clock::duration::zero();
   return it->second.blocked_until - now;
+}
+
+unsigned AuthGuard::failures(const std::string& peer) const {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(key_for(peer));
+  return it == records_.end() ? 0 : it->second.failures;
 }
 
 size_t AuthGuard::unauthenticated() const {

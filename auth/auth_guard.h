@@ -1,12 +1,14 @@
 #pragma once
 // Limits on connections that have not authenticated yet: how many may be in the link stage at
 // once (in all, and from one address), and a growing wait imposed on an address after repeated
-// failed authentications. Thread-safe; time is passed in so tests need not sleep.
+// failed authentications. One guard serves every protocol, so SPICE and VNC share one budget of
+// guesses per address. Thread-safe; time is passed in so tests need not sleep.
 #include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace tessera {
@@ -22,6 +24,13 @@ struct AuthLimits {
 class AuthGuard {
  public:
   using Clock = std::chrono::steady_clock;
+  // Whose credentials a failure or success concerns: a user name a client claimed (user()), or
+  // kSharedSecret for the one password of tickets and VNC authentication. nullopt: nobody known
+  // (a stall, a refused certificate, a broken exchange); such failures no success clears.
+  using Identity = std::optional<std::string>;
+  static inline const std::string kSharedSecret{};
+  static Identity user(const std::string& name) { return "user " + name; }
+  static constexpr size_t kMaxUsersPerAddress = 32;  // beyond this, failures count as nobody's
 
   // Held while one connection is in the link stage; releasing it frees the slot.
   class Slot {
@@ -41,21 +50,27 @@ class AuthGuard {
   explicit AuthGuard(AuthLimits limits = {}) : limits_(limits) {}
 
   // What limits count by: the address itself, or for IPv6 its /64 (one host usually holds a
-  // whole /64, so counting single addresses would let it walk around every limit).
+  // whole /64, so counting single addresses would let it walk around every limit). A scope
+  // suffix (fe80::1%eth0) is kept apart from the address: it names our interface, not the host.
   static std::string key_for(const std::string& address);
 
   // A slot for a new connection from `address`, or null with the reason in `why`.
   std::unique_ptr<Slot> admit(const std::string& address, Clock::time_point now, std::string* why);
-  void failed(const std::string& address, Clock::time_point now);
-  void succeeded(const std::string& address);
+  void failed(const std::string& address, Clock::time_point now, const Identity& who = std::nullopt);
+  // Takes back only `who`'s own failures: a client holding one account cannot wipe the count its
+  // guesses at other accounts (or at nobody's) built up.
+  void succeeded(const std::string& address, const Identity& who);
   // How long `address` must still wait (zero when it may connect).
   Clock::duration backoff_left(const std::string& address, Clock::time_point now) const;
+  // Failures counted against `address` now.
+  unsigned failures(const std::string& address) const;
   size_t unauthenticated() const;
   const AuthLimits& limits() const { return limits_; }
 
  private:
   struct Record {
-    unsigned failures = 0;
+    unsigned failures = 0;  // all of them: by_user's plus nobody's
+    std::map<std::string, unsigned> by_user;
     Clock::time_point last_failure{};
     Clock::time_point blocked_until{};
     size_t pending = 0;

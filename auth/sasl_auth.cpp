@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/log.h"
+#include "core/printable.h"
 
 namespace tessera {
 
@@ -23,13 +24,15 @@ SaslConfig g_config;
 // hold a password: those are never written.
 int log_callback(void*, int level, const char* message) {
   if (!message) return SASL_OK;
+  // Cyrus quotes what clients sent (user names, realms): escaped like any peer text.
+  const std::string m = printable(message, 512);
   switch (level) {
-    case SASL_LOG_ERR: spdlog::error("sasl: {}", message); break;
-    case SASL_LOG_FAIL: spdlog::info("sasl: {}", message); break;
-    case SASL_LOG_WARN: spdlog::warn("sasl: {}", message); break;
-    case SASL_LOG_NOTE: spdlog::info("sasl: {}", message); break;
-    case SASL_LOG_DEBUG: spdlog::debug("sasl: {}", message); break;
-    case SASL_LOG_TRACE: spdlog::trace("sasl: {}", message); break;
+    case SASL_LOG_ERR: spdlog::error("sasl: {}", m); break;
+    case SASL_LOG_FAIL: spdlog::info("sasl: {}", m); break;
+    case SASL_LOG_WARN: spdlog::warn("sasl: {}", m); break;
+    case SASL_LOG_NOTE: spdlog::info("sasl: {}", m); break;
+    case SASL_LOG_DEBUG: spdlog::debug("sasl: {}", m); break;
+    case SASL_LOG_TRACE: spdlog::trace("sasl: {}", m); break;
     default: break;
   }
   return SASL_OK;
@@ -219,7 +222,7 @@ bool SaslAuth::offers(const std::string& mech) const {
 
 SaslAuth::Step SaslAuth::finish(int rc, const char* out, unsigned outlen, const char* what) {
   if (rc != SASL_OK && rc != SASL_CONTINUE)
-    throw SaslError(fmt::format("SASL {} {} failed: {}", mech_, what, sasl_errdetail(conn_)));
+    throw SaslError(fmt::format("SASL {} {} failed: {}", mech_, what, printable(sasl_errdetail(conn_), 512)));
   Step s;
   s.done = rc == SASL_OK;
   if (out) s.out = std::string(out, outlen);
@@ -230,7 +233,7 @@ SaslAuth::Step SaslAuth::start(const std::string& mech, const std::optional<std:
   if (!offers(mech)) {
     std::string list;
     for (const auto& m : mechanisms_) list += (list.empty() ? "" : ",") + m;
-    throw SaslError(fmt::format("SASL mechanism '{}' is not offered here (offered: {})", mech,
+    throw SaslError(fmt::format("SASL mechanism '{}' is not offered here (offered: {})", printable(mech),
                                 list.empty() ? "none" : list));
   }
   mech_ = mech;
@@ -262,6 +265,14 @@ std::string SaslAuth::username() const {
   const void* val = nullptr;
   if (!conn_ || sasl_getprop(conn_, SASL_USERNAME, &val) != SASL_OK || !val) return "?";
   return static_cast<const char*>(val);
+}
+
+std::optional<std::string> SaslAuth::claimed_user() const {
+  // Cyrus sets the authentication id as soon as a mechanism has parsed it, before the password
+  // is checked, and keeps it after a failure.
+  const void* val = nullptr;
+  if (!conn_ || sasl_getprop(conn_, SASL_AUTHUSER, &val) != SASL_OK || !val) return std::nullopt;
+  return std::string(static_cast<const char*>(val));
 }
 
 void SaslAuth::check_strength() const {

@@ -66,6 +66,9 @@ class SaslAuth {
   // After `done`: the negotiated security layer strength and who logged in.
   unsigned ssf() const;
   std::string username() const;
+  // The authentication id the client gave, also after a failure; nullopt before the mechanism
+  // read one (GSSAPI fails before it knows anyone). Unauthenticated input: escape it to log it.
+  std::optional<std::string> claimed_user() const;
   const std::string& mechanism() const { return mech_; }
   // Throws SaslError when a connection without TLS got a weaker layer than it must.
   void check_strength() const;

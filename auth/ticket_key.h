@@ -16,7 +16,7 @@ class TicketKey {
   static constexpr size_t kModulusBytes = 128;
   static constexpr size_t kPublicKeyDerBytes = 162;
 
-  // Generates a fresh RSA-1024 key (e = 65537). One key per process keeps linking fast.
+  // Generates a fresh RSA-1024 key (e = 65537). The server uses one per link (TicketKeyPool).
   static TicketKey generate();
   TicketKey(TicketKey&&) noexcept;
   TicketKey& operator=(TicketKey&&) noexcept;

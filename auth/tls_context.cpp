@@ -18,6 +18,12 @@ namespace tessera {
 
 namespace {
 
+// No TLS 1.2 session tickets either: a ticket holds the session's keys encrypted under one key
+// for the whole process life, so one stolen ticket key would open every recorded session.
+constexpr uint64_t kOptions =
+    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET;
+
+
 // Modern AEAD suites with forward secrecy for TLS 1.2; TLS 1.3 suites are all of that kind.
 constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
@@ -192,12 +198,13 @@ std::shared_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::vecto
   if (!c) throw std::runtime_error("TLS: cannot create a context: " + openssl_errors());
   ctx->ctx_ = c;
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(c, kOptions);
   SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1)
     throw std::runtime_error("TLS: cipher list refused: " + openssl_errors());
   // No TLS 1.3 session tickets: they arrive after the handshake, together with the first data,
   // and TigerVNC 1.12 then waits for data it has already read (half of its X509 connections hung).
+  // TLS 1.2 tickets are off through kOptions.
   SSL_CTX_set_num_tickets(c, 0);
   static const unsigned char sid_ctx[] = "tessera";
   SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
@@ -265,7 +272,7 @@ std::shared_ptr<TlsContext> TlsContext::anonymous() {
   ctx->ctx_ = c;
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION);
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(c, kOptions);
   SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // gtk-vnc offers only ANON-DH, TigerVNC and libvncclient also ANON-ECDH.
   if (SSL_CTX_set_cipher_list(c, "ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:AECDH-AES256-SHA:AECDH-AES128-SHA:"

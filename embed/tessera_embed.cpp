@@ -272,8 +272,10 @@ struct tessera_server {
       source.handle_input(e);
       dispatch(e);
     };
+    auto guard = std::make_shared<AuthGuard>();  // one failure count per address for both protocols
     if (has_spice) {
       spice::SpiceServerConfig cfg;
+      cfg.guard = guard;
       cfg.listen_address = s.listen;
       cfg.port = uint16_t(s.spice_port);
       cfg.channel.server_name = s.name;
@@ -293,8 +295,10 @@ struct tessera_server {
         if (s.password->size() > 8)
           spdlog::warn("vnc: VNC authentication uses only the first 8 characters of the password");
       } else {
-        vc.security.offer = {vnc::Method::None};
+        vc.security.offer = {vnc::Method::None};  // no password was given (checked above)
+        vc.security.allow_no_auth = true;
       }
+      vc.guard = guard;
       vnc_server = std::make_unique<vnc::VncServer>(vc, hub, input);
       if (vc.security.password) OPENSSL_cleanse(vc.security.password->data(), vc.security.password->size());
     }

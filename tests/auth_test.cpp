@@ -4,7 +4,10 @@
 #include <fstream>
 #include <thread>
 
+#include <set>
+
 #include "auth/ticket_key.h"
+#include "auth/ticket_key_pool.h"
 #include "auth/ticket_policy.h"
 
 using namespace tessera;
@@ -85,4 +88,23 @@ TEST(PasswordFile, ReadsFirstLineAndRejectsBadFiles) {
   EXPECT_THROW(read_password_file(write("tessera_pw4", std::string(61, 'x'))), std::runtime_error);
   EXPECT_THROW(read_password_file((dir / "tessera_no_such_file").string()), std::runtime_error);
   for (auto n : {"tessera_pw1", "tessera_pw2", "tessera_pw3", "tessera_pw4"}) std::filesystem::remove(dir / n);
+}
+
+TEST(TicketKeyPool, EveryTakeIsAKeyOfItsOwn) {
+  TicketKeyPool pool(2);
+  std::set<std::vector<uint8_t>> seen;
+  // More than the pool holds, faster than it refills: callers then make their own.
+  for (int i = 0; i < 6; ++i) {
+    TicketKey k = pool.take();
+    EXPECT_TRUE(seen.insert({k.public_der().begin(), k.public_der().end()}).second) << "a key was handed out twice";
+    auto ct = ticket_for(k, "pw");
+    EXPECT_TRUE(k.decrypt(ct));
+  }
+  // The background thread fills it again.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (pool.ready() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(pool.ready(), 2u);
+  TicketKey k = pool.take();
+  EXPECT_TRUE(seen.insert({k.public_der().begin(), k.public_der().end()}).second);
 }

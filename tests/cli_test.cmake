@@ -47,7 +47,7 @@ expect_text("excludes")
 file(MAKE_DIRECTORY ${WORK}/empty-x509)
 run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-tls-port 0 --x509-dir ${WORK}/empty-x509
     --tls-verify-client)
-expect_text("otherwise a client without a certificate simply uses the plain port")
+expect_text("otherwise a client without a certificate simply uses the plain SPICE port")
 run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-tls-port 0 --x509-dir ${WORK}/empty-x509
     --secure-channels main,printer)
 expect_text("unknown channel 'printer'")
@@ -55,6 +55,24 @@ run(1 ${TESSERA} serve --source demo --disable-ticketing --spice-port 0 --spice-
 expect_text("server-cert.pem (server certificate): No such file")
 file(REMOVE_RECURSE ${WORK}/pki)
 run(0 ${PKI} ${WORK}/pki)
+# --tls-verify-client covers every way in: no SPICE port and no VNC type without a certificate.
+file(WRITE ${WORK}/pw "letmein\n")
+file(CHMOD ${WORK}/pw PERMISSIONS OWNER_READ OWNER_WRITE)
+run(105 ${TESSERA} serve --source demo --password-file ${WORK}/pw --x509-dir ${WORK}/pki --tls-verify-client
+    --vnc-port 0)
+expect_text("simply uses the plain SPICE port")
+run(1 ${TESSERA} serve --source demo --password-file ${WORK}/pw --x509-dir ${WORK}/pki --tls-verify-client
+    --spice-port off --vnc-port 0 --vnc-security x509vnc,vnc)
+expect_text("vnc does not check a client certificate")
+run(1 ${TESSERA} serve --source demo --password-file ${WORK}/pw --x509-dir ${WORK}/pki --tls-verify-client
+    --spice-port off --vnc-port 0 --vnc-security x509vnc,tlsvnc)
+expect_text("tlsvnc does not check a client certificate")
+# A type without authentication never silently drops the password.
+run(1 ${TESSERA} serve --source demo --password-file ${WORK}/pw --spice-port off --vnc-port 0 --vnc-security none)
+expect_text("none lets anyone in without a password: it needs --disable-ticketing")
+run(1 ${TESSERA} serve --source demo --password-file ${WORK}/pw --x509-dir ${WORK}/pki --spice-port off --vnc-port 0
+    --vnc-security x509vnc,x509none)
+expect_text("x509none lets anyone in")
 file(COPY_FILE ${WORK}/pki/client-key.pem ${WORK}/pki/server-key.pem)
 run(1 ${TESSERA} serve --source demo --disable-ticketing --spice-port 0 --spice-tls-port 0 --x509-dir ${WORK}/pki)
 expect_text("server-key.pem does not match")

@@ -8,6 +8,7 @@
 #include "core/frame_clock.h"
 #include "core/frame_hub.h"
 #include "core/png_file.h"
+#include "core/printable.h"
 #include "core/region.h"
 
 using namespace tessera;
@@ -191,4 +192,12 @@ TEST(FrameHub, SubscriptionsGetOnlyWhatTheyAskFor) {
   hub.publish(f, Region(Rect{0, 0, 1, 1}));
   EXPECT_FALSE(cursor_only->wait(std::chrono::milliseconds(10)));  // frames do not wake it
   EXPECT_FALSE(cursor_only->take_frame());
+}
+
+TEST(Printable, EscapesAndCutsPeerText) {
+  EXPECT_EQ(printable("alice"), "alice");
+  EXPECT_EQ(printable(std::string("a\nb\x1b[0m\\c\0d", 11)), "a\\x0ab\\x1b[0m\\x5cc\\x00d");
+  EXPECT_EQ(printable("caf\xc3\xa9"), "caf\\xc3\\xa9");
+  EXPECT_EQ(printable(std::string(100, 'x'), 8), "xxxxxxxx...(100 bytes in all)");
+  EXPECT_EQ(printable(""), "");
 }

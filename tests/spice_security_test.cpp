@@ -31,6 +31,8 @@ namespace {
 
 constexpr const char* kUser = "alice";
 constexpr const char* kPassword = "correct-horse-42";
+constexpr const char* kOtherUser = "bob";
+constexpr const char* kOtherPassword = "battery-staple-7";
 
 std::string g_root;
 
@@ -61,6 +63,10 @@ class SpiceSecurityTest : public ::testing::Test {
     sasl_conn_t* conn = nullptr;
     ASSERT_EQ(sasl_server_new("spice", nullptr, nullptr, nullptr, nullptr, nullptr, 0, &conn), SASL_OK);
     ASSERT_EQ(sasl_setpass(conn, kUser, kPassword, unsigned(std::strlen(kPassword)), nullptr, 0, SASL_SET_CREATE),
+              SASL_OK)
+        << sasl_errdetail(conn);
+    ASSERT_EQ(sasl_setpass(conn, kOtherUser, kOtherPassword, unsigned(std::strlen(kOtherPassword)), nullptr, 0,
+                           SASL_SET_CREATE),
               SASL_OK)
         << sasl_errdetail(conn);
     sasl_dispose(&conn);
@@ -277,6 +283,116 @@ TEST_F(SpiceSecurityTest, TicketsAndSaslAreExclusive) {
                std::invalid_argument);
 }
 
+// A client that holds one account must not wipe the count its guesses at another built up.
+TEST_F(SpiceSecurityTest, ASuccessTakesBackOnlyThatAccountsFailures) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.limits.free_failures = 3;
+  cfg.guard = std::make_shared<AuthGuard>(cfg.limits);
+  cfg.sasl = true;
+  start(cfg);
+  auto tls = client_tls();
+  auto guess = [&](const char* user, const char* password) {
+    LinkOutcome out;
+    return ChannelClient::open(server->tls_port(), 0, SPICE_CHANNEL_MAIN, password, {}, &out, &tls, user) != nullptr;
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(guess(kOtherUser, "guess"));
+  EXPECT_TRUE(guess(kUser, kPassword));  // the account the guesser holds
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 3u) << "a success as alice wiped the guesses at bob";
+  EXPECT_FALSE(guess(kOtherUser, "guess"));
+  EXPECT_GT(cfg.guard->backoff_left("127.0.0.1", AuthGuard::Clock::now()), AuthGuard::Clock::duration::zero());
+  // alice's own typing mistakes are hers to take back.
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 4u);
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_FALSE(guess(kUser, "typo"));
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 5u);
+  std::this_thread::sleep_for(2100ms);
+  EXPECT_TRUE(guess(kUser, kPassword));
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 4u);
+}
+
+// Another account that learns a session id cannot add its channels to that session.
+TEST_F(SpiceSecurityTest, ChannelsJoinOnlyASessionOfTheirOwnAccount) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.sasl = true;
+  start(cfg);
+  auto tls = client_tls();
+  auto main = ChannelClient::open(server->tls_port(), 0, SPICE_CHANNEL_MAIN, kPassword, {}, nullptr, &tls, kUser);
+  ASSERT_TRUE(main);
+  uint32_t session = 0;
+  while (auto m = main->read())
+    if (m->type == SPICE_MSG_MAIN_INIT) {
+      session = WireReader(m->body, "init").u32();
+      break;
+    }
+  ASSERT_NE(session, 0u);
+  LinkOutcome other;
+  EXPECT_FALSE(ChannelClient::open(server->tls_port(), session, SPICE_CHANNEL_INPUTS, kOtherPassword, {}, &other,
+                                   &tls, kOtherUser));
+  EXPECT_EQ(other.auth_result, uint32_t(SPICE_LINK_ERR_BAD_CONNECTION_ID));
+  EXPECT_TRUE(logs.wait_for("inputs channel authenticated as SASL user bob names session"));
+  LinkOutcome own;
+  EXPECT_TRUE(ChannelClient::open(server->tls_port(), session, SPICE_CHANNEL_INPUTS, kPassword, {}, &own, &tls, kUser));
+  EXPECT_EQ(own.auth_result, uint32_t(SPICE_LINK_ERR_OK));
+}
+
+// ---- tickets -------------------------------------------------------------------------------
+
+// What a relay on the plain port records (link message, mechanism, encrypted ticket) opens no
+// other connection: every link gets a key of its own, as spice-server does.
+TEST_F(SpiceSecurityTest, ARecordedTicketDoesNotLogInAgain) {
+  SpiceServerConfig cfg;
+  cfg.port = 0;
+  start(cfg, TicketPolicy::with_password(kPassword, std::nullopt));
+  LinkOutcome first, second;
+  auto a = ChannelClient::open(server->port(), 0, SPICE_CHANNEL_MAIN, kPassword, {}, &first);
+  auto b = ChannelClient::open(server->port(), 0, SPICE_CHANNEL_MAIN, kPassword, {}, &second);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(first.public_key.size(), 162u);
+  EXPECT_NE(first.public_key, second.public_key) << "two links got the same RSA key";
+
+  RawConn replay(server->port());
+  replay.send(first.sent);
+  uint8_t header[16];
+  ASSERT_TRUE(replay.recv(header, sizeof header));
+  std::vector<uint8_t> reply(WireReader(std::span<const uint8_t>(header + 12, 4), "size").u32());
+  ASSERT_TRUE(replay.recv(reply.data(), reply.size()));
+  EXPECT_EQ(WireReader(reply, "reply").u32(), uint32_t(SPICE_LINK_ERR_OK));
+  uint8_t result[4];
+  ASSERT_TRUE(replay.recv(result, 4));
+  EXPECT_EQ(WireReader(result, "result").u32(), uint32_t(SPICE_LINK_ERR_PERMISSION_DENIED))
+      << "the replayed ticket logged in";
+  EXPECT_TRUE(replay.wait_closed());
+  EXPECT_TRUE(logs.wait_for("ticket does not decrypt"));
+}
+
+// ---- client certificates on every way in ----------------------------------------------------
+
+TEST_F(SpiceSecurityTest, RequiredClientCertificatesLeaveNoPortWithoutThem) {
+  auto make = [&](SpiceServerConfig cfg) {
+    cfg.require_client_certificate = true;
+    SpiceServer s(cfg, hub, TicketPolicy::with_password(kPassword, std::nullopt), [](const InputEvent&) {});
+  };
+  auto expect_refused = [&](SpiceServerConfig cfg, const std::string& needle) {
+    try {
+      make(std::move(cfg));
+      ADD_FAILURE() << "started with a way in that takes no certificate";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  SpiceServerConfig plain_only;  // the plain port alone: tickets without any certificate
+  expect_refused(plain_only, "SPICE has no TLS port that checks them");
+  SpiceServerConfig both = tls_only(g_root + "/pki", true);
+  both.port = 0;
+  expect_refused(both, "the plain SPICE port takes the main channel without one");
+  both.secure_channels = {SPICE_CHANNEL_MAIN, SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_INPUTS};
+  expect_refused(both, "takes the cursor channel without one");
+  both.secure_channels.insert(SPICE_CHANNEL_CURSOR);
+  EXPECT_NO_THROW(make(both));
+  EXPECT_NO_THROW(make(tls_only(g_root + "/pki", true)));
+  expect_refused(tls_only(g_root + "/pki", false), "no TLS port that checks them");
+}
+
 // ---- link-stage limits -------------------------------------------------------------------
 
 TEST_F(SpiceSecurityTest, UnauthenticatedConnectionsAreCapped) {
@@ -294,6 +410,29 @@ TEST_F(SpiceSecurityTest, UnauthenticatedConnectionsAreCapped) {
   b.reset();
   std::this_thread::sleep_for(100ms);
   EXPECT_TRUE(shows_frame(server->port(), DisplayClient::Options{}));
+}
+
+// Holding a link-stage slot until just before the deadline, then hanging up, is not free.
+TEST_F(SpiceSecurityTest, StallingUntilNearTheDeadlineCountsHoweverItEnds) {
+  SpiceServerConfig cfg = tls_only();
+  cfg.port = 0;
+  cfg.link_timeout = 400ms;
+  cfg.guard = std::make_shared<AuthGuard>(cfg.limits);
+  start(cfg);
+  {
+    RawConn quick(server->port());  // a health check: gone at once, not counted
+  }
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 0u);
+  for (uint16_t port : {server->port(), server->tls_port()}) {
+    {
+      RawConn staller(port);  // on the TLS port: a handshake never started (plain TCP)
+      std::this_thread::sleep_for(300ms);
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(logs.wait_for("counted as a failed authentication"));
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 2u) << logs.all();
 }
 
 // ---- SASL framing with hostile lengths ---------------------------------------------------
@@ -375,9 +514,56 @@ TEST(AuthGuardTest, FreeFailuresThenDoublingWaitsUpToTheCap) {
   for (int i = 0; i < 10; ++i) g.failed("10.0.0.1", t);
   EXPECT_EQ(g.backoff_left("10.0.0.1", t), std::chrono::seconds(8));
   EXPECT_TRUE(g.admit("10.0.0.1", t + std::chrono::seconds(9), &why));
-  g.succeeded("10.0.0.1");
-  g.failed("10.0.0.1", t);
-  EXPECT_EQ(g.backoff_left("10.0.0.1", t), AuthGuard::Clock::duration::zero());
+  g.succeeded("10.0.0.1", AuthGuard::kSharedSecret);  // nobody's failures stay
+  EXPECT_EQ(g.failures("10.0.0.1"), 15u);
+}
+
+TEST(AuthGuardTest, ASuccessTakesBackOnlyItsOwnFailures) {
+  AuthLimits l;
+  l.free_failures = 3;
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  for (int i = 0; i < 4; ++i) g.failed("h", t, AuthGuard::user("bob"));
+  EXPECT_GT(g.backoff_left("h", t), AuthGuard::Clock::duration::zero());
+  g.succeeded("h", AuthGuard::user("alice"));
+  EXPECT_EQ(g.failures("h"), 4u);
+  EXPECT_GT(g.backoff_left("h", t), AuthGuard::Clock::duration::zero()) << "alice lifted the wait bob earned";
+  g.failed("h", t, AuthGuard::user("alice"));
+  g.failed("h", t, std::nullopt);  // a stall: nobody's
+  g.succeeded("h", AuthGuard::user("alice"));
+  EXPECT_EQ(g.failures("h"), 5u);
+  g.succeeded("h", AuthGuard::user("bob"));
+  EXPECT_EQ(g.failures("h"), 1u);
+  EXPECT_EQ(g.backoff_left("h", t), AuthGuard::Clock::duration::zero());
+  // The shared password (tickets, VNC authentication) is an identity of its own.
+  for (int i = 0; i < 5; ++i) g.failed("h", t, AuthGuard::kSharedSecret);
+  g.succeeded("h", AuthGuard::user(""));
+  EXPECT_EQ(g.failures("h"), 6u);
+  g.succeeded("h", AuthGuard::kSharedSecret);
+  EXPECT_EQ(g.failures("h"), 1u);
+}
+
+TEST(AuthGuardTest, UserNamesPerAddressAreBounded) {
+  AuthGuard g;
+  auto t = AuthGuard::Clock::now();
+  for (size_t i = 0; i < AuthGuard::kMaxUsersPerAddress + 10; ++i) g.failed("h", t, AuthGuard::user(std::to_string(i)));
+  // Names past the bound count as nobody's: no success takes them back.
+  for (size_t i = 0; i < AuthGuard::kMaxUsersPerAddress + 10; ++i) g.succeeded("h", AuthGuard::user(std::to_string(i)));
+  EXPECT_EQ(g.failures("h"), 10u);
+}
+
+TEST(AuthGuardTest, LinkLocalScopeDoesNotEscapeTheCount) {
+  EXPECT_EQ(AuthGuard::key_for("fe80::1%eth0"), "fe80::/64%eth0");
+  EXPECT_EQ(AuthGuard::key_for("fe80::aaaa:bbbb:1%eth0"), "fe80::/64%eth0");
+  EXPECT_EQ(AuthGuard::key_for("fe80::1%2"), "fe80::/64%2");
+  AuthLimits l;
+  l.free_failures = 0;
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  g.failed("fe80::1%eth0", t);
+  std::string why;
+  EXPECT_FALSE(g.admit("fe80::2%eth0", t, &why)) << "a new link-local address walked around the wait";
+  EXPECT_TRUE(g.admit("fe80::2%eth1", t, &why));  // another link, another neighbourhood
 }
 
 TEST(AuthGuardTest, Ipv6CountsBySlash64) {

@@ -150,7 +150,9 @@ std::unique_ptr<ChannelClient> ChannelClient::open(uint16_t port, uint32_t conne
   set_cap(common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
   set_cap(common, SPICE_COMMON_CAP_AUTH_SPICE);
   set_cap(common, SPICE_COMMON_CAP_MINI_HEADER);
-  c->conn_.send(build_link_request(connection_id, type, 0, common, channel_caps));
+  auto request = build_link_request(connection_id, type, 0, common, channel_caps);
+  c->conn_.send(request);
+  out.sent = request;
   uint8_t header[16];
   if (!c->conn_.recv(header, 16)) {
     out.tls_error = c->conn_.tls_error();
@@ -167,6 +169,7 @@ std::unique_ptr<ChannelClient> ChannelClient::open(uint16_t port, uint32_t conne
   WireReader r(reply, "reply");
   out.reply_error = r.u32();
   auto key = r.bytes(162);
+  out.public_key.assign(key.begin(), key.end());
   uint32_t ncommon = r.u32(), nchannel = r.u32(), offset = r.u32();
   WireReader caps(std::span<const uint8_t>(reply).subspan(offset), "caps");
   for (uint32_t i = 0; i < ncommon; ++i) out.common_caps.push_back(caps.u32());
@@ -201,8 +204,11 @@ std::unique_ptr<ChannelClient> ChannelClient::open(uint16_t port, uint32_t conne
   std::vector<uint8_t> plain(password.begin(), password.end());
   plain.push_back(0);
   auto ticket = TicketKey::encrypt_for(key, plain);
-  c->conn_.send(WireWriter().u32(SPICE_COMMON_CAP_AUTH_SPICE).take());
+  auto mech = WireWriter().u32(SPICE_COMMON_CAP_AUTH_SPICE).take();
+  c->conn_.send(mech);
   c->conn_.send(ticket);
+  out.sent.insert(out.sent.end(), mech.begin(), mech.end());
+  out.sent.insert(out.sent.end(), ticket.begin(), ticket.end());
   if (!c->conn_.recv(result, 4)) return nullptr;
   out.auth_result = WireReader(result, "result").u32();
   if (out.auth_result != SPICE_LINK_ERR_OK) return nullptr;

@@ -52,6 +52,8 @@ struct LinkOutcome {
   std::string sasl_mechanisms;        // the list a SASL server offered
   spice::Caps common_caps, channel_caps;
   std::string tls_error;
+  std::vector<uint8_t> public_key;  // the 162 bytes the link reply carried
+  std::vector<uint8_t> sent;        // what the client sent (link message, mechanism, ticket): for replays
 };
 
 class ChannelClient {

@@ -1,10 +1,13 @@
 // TLS set-up at start: every bad certificate file is an error naming the file and the problem,
 // before any client comes.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "auth/tls_context.h"
 #include "tests/test_pki.h"
@@ -141,3 +144,40 @@ TEST_F(TlsContextTest, WarningsForAReadableKeyAndAForeignChain) {
 }
 
 }  // namespace
+
+namespace {
+
+// A TLS 1.2 handshake between `server_ctx` and a plain client over a socket pair; returns whether
+// the client got a session ticket.
+bool tls12_client_gets_a_ticket(SSL_CTX* server_ctx, const char* client_ciphers = nullptr) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return true;
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+  if (client_ciphers) SSL_CTX_set_cipher_list(cctx, client_ciphers);
+  SSL* client = SSL_new(cctx);
+  SSL_set_fd(client, fds[1]);
+  SSL* server = SSL_new(server_ctx);
+  SSL_set_fd(server, fds[0]);
+  std::thread t([&] { SSL_accept(server); });
+  int rc = SSL_connect(client);
+  t.join();
+  EXPECT_EQ(rc, 1) << "the handshake failed";
+  SSL_SESSION* s = SSL_get_session(client);
+  bool ticket = s && SSL_SESSION_has_ticket(s);
+  SSL_free(client);
+  SSL_free(server);
+  SSL_CTX_free(cctx);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return ticket;
+}
+
+}  // namespace
+
+TEST_F(TlsContextTest, NoSessionTicketsInTls12Either) {
+  auto ctx = TlsContext::load({good_dir("tickets"), false});
+  EXPECT_FALSE(tls12_client_gets_a_ticket(ctx->ctx()));
+  auto anon = TlsContext::anonymous();
+  EXPECT_FALSE(tls12_client_gets_a_ticket(anon->ctx(), "ADH-AES256-GCM-SHA384:@SECLEVEL=0"));
+}

@@ -8,13 +8,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
 #include "auth/vnc_des.h"
 #include "capture/capture_loop.h"
 #include "capture/demo_source.h"
+#include "core/log.h"
 #include "tests/log_capture.h"
+#include "tests/rfb_test_client.h"
 #include "transport/input/keysym.h"
 #include "transport/vnc/pixel_format.h"
 #include "transport/vnc/rfb_wire.h"
@@ -26,74 +29,6 @@ using namespace tessera::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A blocking RFB client that tests drive byte by byte.
-class Rfb {
- public:
-  explicit Rfb(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
-  }
-  ~Rfb() { ::close(fd_); }
-  void send(const std::vector<uint8_t>& b) { ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), ssize_t(b.size())); }
-  void send(const std::string& s) { send(std::vector<uint8_t>(s.begin(), s.end())); }
-  bool recv(void* buf, size_t n, int timeout_ms = 5000) {
-    auto* p = static_cast<uint8_t*>(buf);
-    size_t got = 0;
-    while (got < n) {
-      pollfd pf{fd_, POLLIN, 0};
-      if (::poll(&pf, 1, timeout_ms) <= 0) return false;
-      ssize_t r = ::recv(fd_, p + got, n - got, 0);
-      if (r <= 0) return false;
-      got += size_t(r);
-    }
-    return true;
-  }
-  std::vector<uint8_t> bytes(size_t n) {
-    std::vector<uint8_t> b(n);
-    if (!recv(b.data(), n)) b.clear();
-    return b;
-  }
-  uint32_t u32() {
-    auto b = bytes(4);
-    return b.size() == 4 ? BeReader(b, "u32").u32() : 0xFFFFFFFF;
-  }
-  uint8_t u8() {
-    auto b = bytes(1);
-    return b.empty() ? 0xFF : b[0];
-  }
-  bool closed(int timeout_ms = 5000) {
-    uint8_t buf[4096];
-    for (;;) {
-      pollfd pf{fd_, POLLIN, 0};
-      if (::poll(&pf, 1, timeout_ms) <= 0) return false;
-      if (::recv(fd_, buf, sizeof buf, 0) <= 0) return true;
-    }
-  }
-  // Version and the 3.7+ type list; returns the offered types.
-  std::vector<uint8_t> hello(const char* version = "RFB 003.008\n") {
-    EXPECT_EQ(bytes(12).size(), 12u);
-    send(std::string(version));
-    uint8_t n = u8();
-    return bytes(n);
-  }
-  // ClientInit and ServerInit: returns the framebuffer size.
-  std::pair<int, int> init() {
-    send(std::vector<uint8_t>{1});
-    auto h = bytes(24);
-    if (h.size() != 24) return {0, 0};
-    BeReader r(h, "ServerInit");
-    int w = r.u16(), ht = r.u16();
-    r.skip(16);
-    bytes(r.u32());
-    return {w, ht};
-  }
-  int fd_ = -1;
-};
 
 class VncServerTest : public ::testing::Test {
  protected:
@@ -111,6 +46,7 @@ class VncServerTest : public ::testing::Test {
   static SecurityConfig none() {
     SecurityConfig s;
     s.offer = {Method::None};
+    s.allow_no_auth = true;
     return s;
   }
   void TearDown() override {
@@ -224,6 +160,7 @@ TEST_F(VncServerTest, Version33ClientWithoutAUsableTypeIsToldWhy) {
   s.x509 = nullptr;
   s.offer = {Method::TlsNone};
   s.anon = TlsContext::anonymous();
+  s.allow_no_auth = true;
   start(s);
   Rfb c(server->port());
   c.bytes(12);
@@ -339,6 +276,57 @@ TEST_F(VncServerTest, HostileMessagesCloseOnlyThatClient) {
   // The well-behaved client is still served.
   auto fb = raw_frame(good);
   EXPECT_EQ(fb.size(), 96u * 64 * 4);
+}
+
+// A client that asks for fence replies and never reads them is dropped before its queue grows
+// without end; others are not held up.
+TEST_F(VncServerTest, AClientThatNeverReadsItsFenceRepliesIsDropped) {
+  start(none());
+  auto open = [&] {
+    auto c = std::make_unique<Rfb>(server->port());
+    c->hello();
+    c->send(std::vector<uint8_t>{1});
+    c->u32();
+    c->init();
+    return c;
+  };
+  auto good = open();
+  auto bad = open();
+  int small = 4096;
+  ::setsockopt(bad->fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  bad->send(BeWriter().u8(rfb::kSetEncodings).u8(0).u16(2).s32(0).s32(rfb::kFence).take());
+  std::vector<uint8_t> fence = BeWriter().u8(rfb::kClientFence).zeros(3).u32(0x80000000).u8(64).zeros(64).take();
+  std::vector<uint8_t> burst;
+  for (int i = 0; i < 200; ++i) burst.insert(burst.end(), fence.begin(), fence.end());
+  bool dropped = false;
+  for (int round = 0; round < 200 && !dropped; ++round) {
+    ssize_t n = ::send(bad->fd_, burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    dropped = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+    if (n < 0 && !dropped) std::this_thread::sleep_for(10ms);
+    dropped = dropped || logs.contains("control messages (fence replies) waiting to be sent (limit 256)");
+  }
+  EXPECT_TRUE(logs.wait_for("the client does not read its replies: 256 control messages (fence replies) waiting "
+                            "to be sent (limit 256)"));
+  EXPECT_EQ(raw_frame(*good).size(), 96u * 64 * 4);
+}
+
+// Key codes never reach the log, at any level: a password typed into the desktop would.
+TEST_F(VncServerTest, KeysAreNeverLogged) {
+  start(none());
+  spdlog::set_level(spdlog::level::trace);
+  Rfb c(server->port());
+  c.hello();
+  c.send(std::vector<uint8_t>{1});
+  c.u32();
+  c.init();
+  for (uint32_t keysym : {uint32_t('p'), uint32_t('w')}) {
+    c.send(BeWriter().u8(rfb::kKeyEvent).u8(1).zeros(2).u32(keysym).take());
+    c.send(BeWriter().u8(rfb::kKeyEvent).u8(0).zeros(2).u32(keysym).take());
+  }
+  c.send(BeWriter().u8(rfb::kPointerEvent).u8(0).u16(5).u16(6).take());
+  EXPECT_TRUE(logs.wait_for("pointer 5,6"));  // everything before it was handled
+  spdlog::set_level(spdlog::level::debug);
+  EXPECT_FALSE(logs.contains(": key ")) << logs.all();
 }
 
 // Several clients share the live desktop; one that stops reading holds up nobody.

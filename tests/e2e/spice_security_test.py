@@ -16,6 +16,14 @@ good client):
                 check passes with the certificate's subject and fails with
                 another one.
   tls-ticket    TLS port only, a wrong password: ERROR_AUTH; then the right one.
+  ticket-replay plain port, ticket: spice-gtk logs in through a relay that
+                records every byte; the main channel's recorded link message,
+                mechanism and encrypted ticket, sent unchanged on a fresh
+                connection, get PERMISSION_DENIED (every link has its own RSA
+                key), and the links the relay saw carried different keys.
+  verify-everywhere  --tls-verify-client with a plain SPICE port left open
+                (a ticket-only way in without a certificate) or VNC types
+                that need none: the server refuses to start, saying why.
   client-cert   --tls-verify-client: spice-gtk, which has no client
                 certificate, is refused; a raw TLS link with the test client
                 certificate is still accepted afterwards.
@@ -61,6 +69,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -844,6 +853,187 @@ def scenario_tls_ticket(c, pki, pwfile):
     c.stop(label, s)
 
 
+
+class Relay:
+    """Forwards a local port to the server and records, per connection, the
+    bytes each side sent: what someone on the path sees and could replay."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.lsock.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.target))
+            rec = {"client": bytearray(), "server": bytearray()}
+            with self.lock:
+                self.conns.append(rec)
+            threading.Thread(target=self._pump, args=(a, b, rec, "client"),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(b, a, rec, "server"),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, rec, side):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    rec[side] += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.lsock.close()
+
+    def recorded(self):
+        with self.lock:
+            return [{"client": bytes(r["client"]), "server": bytes(r["server"])}
+                    for r in self.conns]
+
+
+def link_ticket_bytes(client):
+    """The link message, mechanism word and 128-byte ticket at the start of
+    what a spice-gtk connection sent, and its channel type; None if short."""
+    if len(client) < 16:
+        return None, None
+    magic, major, minor, size = struct.unpack("<IIII", client[:16])
+    need = 16 + size + 4 + 128
+    if magic != 0x51444552 or len(client) < need:
+        return None, None
+    return client[:need], client[16 + 4]
+
+
+def recv_exact(sock, n, timeout=5.0):
+    sock.settimeout(timeout)
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def scenario_ticket_replay(c, pwfile):
+    """A ticket recorded on the plain port must not open another connection."""
+    R, label = c.R, "ticket-replay"
+    s = c.start(label, ["--spice-port", "0", "--password-file", pwfile],
+                plain=True, tls=False)
+    if not s:
+        return
+    relay = Relay(s.port)
+    try:
+        res, raw, out = c.client("replay-recorded", relay.port,
+                                 password=PASSWORD)
+        c.picture("ticket-replay: spice-gtk through a recording relay", res,
+                  raw, out)
+        conns = relay.recorded()
+    finally:
+        relay.close()
+    mains = []
+    keys = set()
+    for rec in conns:
+        msg, channel = link_ticket_bytes(rec["client"])
+        if msg is not None and channel == 1:  # SPICE_CHANNEL_MAIN
+            mains.append(msg)
+        if len(rec["server"]) >= 16 + 4 + 162:
+            keys.add(rec["server"][20:20 + 162])
+    R.check("ticket-replay: the relay recorded the main channel's link and "
+            "ticket", bool(mains), "%d connections recorded" % len(conns))
+    R.check("ticket-replay: every link got its own RSA key",
+            len(keys) == len(conns) and len(conns) >= 2,
+            "%d distinct keys in %d link replies" % (len(keys), len(conns)))
+    if not mains:
+        c.stop(label, s)
+        return
+    mark = len(s.err_text())
+    result = None
+    try:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            sock.sendall(mains[0])
+            head = recv_exact(sock, 16)
+            size = struct.unpack("<I", head[12:16])[0] if len(head) == 16 else 0
+            reply = recv_exact(sock, size)
+            link_ok = len(reply) >= 4 and struct.unpack("<I", reply[:4])[0] == 0
+            word = recv_exact(sock, 4)
+            result = struct.unpack("<I", word)[0] if len(word) == 4 else None
+    except OSError as e:
+        link_ok = False
+        result = "socket error: %s" % e
+    R.check("ticket-replay: the recorded bytes, replayed unchanged on a new "
+            "connection, get PERMISSION_DENIED (7)", link_ok and result == 7,
+            "link reply ok %s, result %s" % (link_ok, result))
+    check_reason(R, "ticket-replay", s, mark,
+                 re.compile(r"ticket does not decrypt", re.I),
+                 "the replayed ticket is not for this link's key")
+    check_alive(R, label, s)
+    res, raw, out = c.client("replay-after", s.port, password=PASSWORD)
+    c.picture("ticket-replay: the real client still logs in", res, raw, out)
+    c.stop(label, s)
+
+
+def refuses_to_start(binary, workdir, name, image, extra):
+    """(exit code, stderr) of a server that must stop at once; the code is
+    None if it was still running after 15 s (then it is killed)."""
+    err_path = os.path.join(workdir, name + ".stderr")
+    with open(err_path, "wb") as err:
+        p = subprocess.Popen([binary, "serve", "--source", "image:" + image,
+                              "--listen", "127.0.0.1"] + extra,
+                             stdout=subprocess.DEVNULL, stderr=err,
+                             stdin=subprocess.DEVNULL)
+        try:
+            rc = p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = None
+    with open(err_path, "rb") as f:
+        return rc, f.read().decode("utf-8", "replace")
+
+
+def scenario_verify_everywhere(c, pki, pwfile):
+    """--tls-verify-client must cover every listener and every method."""
+    R = c.R
+    cases = [
+        ("plain SPICE port beside VNC (tickets without a certificate)",
+         ["--spice-port", "0", "--vnc-port", "0", "--password-file", pwfile,
+          "--x509-dir", pki, "--tls-verify-client"],
+         "simply uses the plain SPICE port"),
+        ("plain SPICE port beside the TLS port",
+         ["--spice-port", "0", "--spice-tls-port", "0", "--password-file",
+          pwfile, "--x509-dir", pki, "--tls-verify-client"],
+         "simply uses the plain SPICE port"),
+        ("VNC authentication offered beside X509Vnc",
+         ["--spice-port", "off", "--vnc-port", "0", "--vnc-security",
+          "x509vnc,vnc", "--password-file", pwfile, "--x509-dir", pki,
+          "--tls-verify-client"],
+         "vnc does not check a client certificate"),
+    ]
+    for i, (what, extra, needle) in enumerate(cases):
+        rc, err = refuses_to_start(c.binary, c.workdir, "verify-%d" % i,
+                                   c.image, extra)
+        R.check("verify-everywhere: %s: the server refuses to start" % what,
+                rc not in (None, 0) and needle in err,
+                "exit %s: %s" % (rc, base.tail(err, 4)))
+
+
 def scenario_client_cert(c, pki):
     """Case 4: --tls-verify-client refuses spice-gtk (no client cert)."""
     R, label = c.R, "client-cert"
@@ -1121,7 +1311,9 @@ def main(argv):
             scenario_tls(c, pki, pwfile)
             scenario_tls_ticket(c, pki, pwfile)
             scenario_client_cert(c, pki)
+            scenario_verify_everywhere(c, pki, pwfile)
             scenario_need_secured(c, pki, pwfile)
+        scenario_ticket_replay(c, pwfile)
         if digest_conf:
             scenario_sasl_digest(c, digest_conf)
         if scram_conf and pki:

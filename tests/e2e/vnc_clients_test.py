@@ -31,7 +31,7 @@ so the server's per-address backoff never bites):
              the encoding asked for first.
   vncauth    --vnc-security vnc (password file; VNC auth uses 8 characters):
              right password, wrong password (refused), right again.
-  x509none   --vnc-security x509none --tls-verify-client: the test client
+  x509none   --vnc-security x509none --tls-verify-client --spice-port off: the test client
              certificate is accepted; no certificate, another CA's client
              certificate, and a client that trusts another CA are refused.
   x509vnc    right and wrong password with the probe; gtk-vnc with its CA
@@ -42,6 +42,10 @@ so the server's per-address backoff never bites):
              (SSF >= 56) from a private sasldb, right and wrong password.
   x509sasl   X509SASL with SCRAM-SHA-256 (no SASL layer inside TLS): right and
              wrong password.
+  verify-sasl  --sasl --x509-dir --tls-verify-client with the default offer:
+             libvncclient limited to SASL type 20 finds nothing it may use,
+             X509SASL without a certificate is refused, with one it works;
+             only X509 sub-types are offered.
 
 Every refusal must leave a warning in the server's log that names the
 client's address and port and says why, and a good client must work after it.
@@ -496,9 +500,10 @@ class VncServer(base.Server):
         self.err_path = os.path.join(workdir, name + ".stderr")
         self.out_f = open(self.out_path, "wb")
         self.err_f = open(self.err_path, "wb")
+        spice = [] if "--spice-port" in extra else ["--spice-port", "0"]
         self.cmd = [binary, "--log-level", "debug", "serve", "--source",
-                    "image:" + image, "--listen", "127.0.0.1", "--spice-port",
-                    "0", "--vnc-port", "0"] + list(extra)
+                    "image:" + image, "--listen", "127.0.0.1"] + spice + \
+            ["--vnc-port", "0"] + list(extra)
         child_env = dict(os.environ)
         child_env.update(env or {})
         self.proc = subprocess.Popen(self.cmd, stdout=self.out_f,
@@ -777,8 +782,10 @@ def scenario_vncauth(c, pwfile):
 
 def scenario_x509none(c, pki):
     label = "x509none"
+    # --tls-verify-client leaves no way in without a certificate: no plain SPICE port.
     s = c.start(label, ["--vnc-security", "x509none", "--disable-ticketing",
-                        "--x509-dir", pki, "--tls-verify-client"])
+                        "--x509-dir", pki, "--tls-verify-client",
+                        "--spice-port", "off"])
     if not s:
         return
     ca = ["--ca", os.path.join(pki, "ca-cert.pem")]
@@ -908,6 +915,36 @@ def scenario_sasl(c, conf_dir):
     c.stop(label, s)
 
 
+def scenario_verify_client_sasl(c, pki, conf_dir):
+    """--sasl with certificates and --tls-verify-client, default offer: plain
+    SASL (type 20) is not offered beside the X509 sub-types, so a client
+    without a certificate cannot pick it (nor can a man in the middle who
+    strips VeNCrypt from the clear-text list)."""
+    label = "verify-sasl"
+    s = c.start(label, ["--sasl", "--sasl-config-dir", conf_dir, "--x509-dir",
+                        pki, "--tls-verify-client", "--spice-port", "off"])
+    if not s:
+        return
+    user = ["--user", SASL_USER, "--password", SASL_PASSWORD]
+    ca = ["--ca", os.path.join(pki, "ca-cert.pem")]
+    cert = ["--cert", os.path.join(pki, "client-cert.pem"),
+            "--key", os.path.join(pki, "client-key.pem")]
+    c.bad(s, "verify-sasl: SASL type 20 without a certificate",
+          ["--auth-types", "20"] + user, FAIL_WORDS + ("security type",))
+    c.bad(s, "verify-sasl: X509SASL without a certificate", ca + user,
+          CERT_WORDS)
+    c.good(s, "verify-sasl: X509SASL with a client certificate", ca + cert + user,
+           19, 263, words=("x509sasl", SASL_USER))
+    text = s.err_text()
+    m = re.search(r"vnc: listening on [^\n]*\(security: ([^)]*)\)", text)
+    offered = m.group(1) if m else ""
+    c.R.check("verify-sasl: only X509 sub-types are offered",
+              bool(m) and "VeNCrypt X509SASL" in offered and
+              all(t.strip().startswith("VeNCrypt X509")
+                  for t in offered.split(",")), offered or base.tail(text))
+    c.stop(label, s)
+
+
 def scenario_x509sasl(c, pki, conf_dir):
     label = "x509sasl"
     s = c.start(label, ["--vnc-security", "x509sasl", "--sasl",
@@ -1013,6 +1050,7 @@ def main(argv):
                 scenario_sasl(c, digest_conf)
             if scram_conf and pki:
                 scenario_x509sasl(c, pki, scram_conf)
+                scenario_verify_client_sasl(c, pki, scram_conf)
     except Exception as e:  # a bug in this script is a failure too
         base.script_error(R, e)
     finally:

@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     SecurityConfig c;
     c.offer = {Method::None, Method::VncAuth};
     c.password = "fuzz";
+    c.allow_no_auth = true;
     return c;
   }();
   int fds[2];

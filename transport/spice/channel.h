@@ -22,11 +22,14 @@ using net::Socket;
 
 class Channel;
 
-// A client's set of channels, tied together by the session id the main channel hands out.
+// A client's set of channels, tied together by the session id the main channel hands out, and
+// to the identity that authenticated the main channel: another account that learns the id
+// cannot add its channels to this session.
 class Session {
  public:
-  explicit Session(uint32_t id) : id_(id) {}
+  Session(uint32_t id, std::string owner) : id_(id), owner_(std::move(owner)) {}
   uint32_t id() const { return id_; }
+  const std::string& owner() const { return owner_; }
   std::atomic<uint32_t> mouse_mode{SPICE_MOUSE_MODE_CLIENT};
   // False when the session already ended.
   bool attach(const std::shared_ptr<Channel>& ch);
@@ -34,6 +37,7 @@ class Session {
 
  private:
   uint32_t id_;
+  std::string owner_;
   std::mutex mu_;
   std::vector<std::weak_ptr<Channel>> channels_;
   bool closed_ = false;

@@ -84,7 +84,7 @@ SaslOutcome run_sasl_exchange(Socket& socket, SaslAuth& sasl, Deadline deadline)
   }
   // Accepted: said in clear, as the client reads it before turning its layer on.
   socket.write_all(WireWriter().u32(SPICE_LINK_ERR_OK).take());
-  SaslOutcome outcome{sasl.mechanism(), sasl.username(), sasl.ssf()};
+  SaslOutcome outcome{sasl.mechanism(), sasl.username(), sasl.claimed_user(), sasl.ssf()};
   if (auto layer = sasl.make_layer(socket.fd())) socket.set_layer(std::move(layer));
   return outcome;
 }

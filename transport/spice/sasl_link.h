@@ -38,6 +38,7 @@ std::vector<uint8_t> encode_sasl_data(const std::optional<std::string>& data);
 // `socket`, so the link result that follows is already protected.
 struct SaslOutcome {
   std::string mechanism, username;
+  std::optional<std::string> authid;  // the authentication id the client gave (what failures count by)
   unsigned ssf = 0;  // the SASL layer's strength (0 over TLS)
 };
 SaslOutcome run_sasl_exchange(Socket& socket, SaslAuth& sasl, Deadline deadline);

@@ -5,11 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include "core/log.h"
+#include "core/printable.h"
 #include "transport/spice/cursor_channel.h"
 #include "transport/spice/display_channel.h"
 #include "transport/spice/inputs_channel.h"
@@ -34,20 +37,21 @@ Caps server_common_caps(bool sasl) {
   return c;
 }
 
-bool channel_offered(uint8_t type, uint8_t id) {
-  if (id != 0) return false;
-  return type == SPICE_CHANNEL_MAIN || type == SPICE_CHANNEL_DISPLAY || type == SPICE_CHANNEL_INPUTS ||
-         type == SPICE_CHANNEL_CURSOR;
+
+// Session ids are unguessable: they are what a client's other channels name to join it.
+uint32_t new_session_id() {
+  uint32_t id = 0;
+  while (id == 0)
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id) != 1)
+      throw std::runtime_error("no random bytes for a session id (RAND_bytes failed)");
+  return id;
 }
 
-uint32_t new_session_id() {
-  static std::mt19937 rng{std::random_device{}()};
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  uint32_t id;
-  do id = uint32_t(rng());
-  while (id == 0);
-  return id;
+constexpr uint8_t kOfferedChannels[] = {SPICE_CHANNEL_MAIN, SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_INPUTS,
+                                        SPICE_CHANNEL_CURSOR};
+
+bool channel_offered(uint8_t type, uint8_t id) {
+  return id == 0 && std::find(std::begin(kOfferedChannels), std::end(kOfferedChannels), type) != std::end(kOfferedChannels);
 }
 
 }  // namespace
@@ -55,16 +59,35 @@ uint32_t new_session_id() {
 struct SpiceServer::Pending {
   bool tls = false;
   Deadline deadline;
-  std::string auth;  // for the log: how this connection authenticated
+  std::chrono::steady_clock::time_point started;
+  std::string auth;                // for the log: how this connection authenticated
+  AuthGuard::Identity who;         // whose credentials were tried (for the failure count)
+  std::string owner;               // the identity a session is tied to
+  bool failure_counted = false;
 };
 
 SpiceServer::SpiceServer(SpiceServerConfig config, FrameHub& hub, TicketPolicy policy, InputSink input)
-    : config_(std::move(config)), key_(TicketKey::generate()), policy_(std::move(policy)), guard_(config_.limits) {
+    : config_(std::move(config)), policy_(std::move(policy)) {
   if (config_.sasl && policy_.enabled())
     throw std::invalid_argument("SPICE tickets and SASL cannot both be on: clients pick SASL whenever it is offered");
   if (config_.tls_port && !config_.tls) throw std::invalid_argument("a TLS port needs certificates (--x509-dir)");
   if (!config_.port && !config_.tls_port) throw std::invalid_argument("neither a plain nor a TLS port is enabled");
   if (config_.sasl && !SaslAuth::initialised()) throw std::invalid_argument("SASL is not set up");
+  if (config_.require_client_certificate) {
+    if (!config_.tls_port || !config_.tls || !config_.tls->verify_client())
+      throw std::invalid_argument(
+          "client certificates are required (--tls-verify-client), but SPICE has no TLS port that checks them: "
+          "add --spice-tls-port, or turn SPICE off with --spice-port off and no --spice-tls-port");
+    if (config_.port)
+      for (uint8_t t : kOfferedChannels)
+        if (!config_.secure_channels.count(t))
+          throw std::invalid_argument(fmt::format(
+              "client certificates are required (--tls-verify-client), but the plain SPICE port takes the {} "
+              "channel without one: use --spice-port off or --secure-channels all",
+              channel_name(t)));
+  }
+  guard_ = config_.guard ? config_.guard : std::make_shared<AuthGuard>(config_.limits);
+  if (!config_.sasl) keys_ = std::make_unique<TicketKeyPool>();
   ctx_.settings = config_.channel;
   ctx_.hub = &hub;
   ctx_.input = std::move(input);
@@ -159,7 +182,7 @@ void SpiceServer::accept_loop() {
       }
       auto sock = std::make_unique<Socket>(fd);
       std::string why;
-      auto slot = guard_.admit(sock->peer_host(), std::chrono::steady_clock::now(), &why);
+      auto slot = guard_->admit(sock->peer_host(), std::chrono::steady_clock::now(), &why);
       if (!slot) {
         note_refusal(fmt::format("refusing {}: {}", sock->peer(), why));
         continue;
@@ -191,7 +214,14 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
   std::shared_ptr<Channel> channel;
   Pending p;
   p.tls = tls;
-  p.deadline = std::chrono::steady_clock::now() + config_.link_timeout;
+  p.started = std::chrono::steady_clock::now();
+  p.deadline = p.started + config_.link_timeout;
+  // Counted before the client hears of it, so an instant retry already meets the count.
+  auto count_failure = [&] {
+    if (p.failure_counted) return;
+    p.failure_counted = true;
+    guard_->failed(raw->peer_host(), std::chrono::steady_clock::now(), p.who);
+  };
   try {
     if (tls) socket->set_layer(TlsLayer::accept(config_.tls, socket->fd(), p.deadline));
     channel = link(socket, p);
@@ -202,8 +232,7 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
     } catch (const ProtocolError&) {
     }
   } catch (const AuthFailure& e) {
-    // Counted before the client hears of it, so an instant retry already meets the count.
-    guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    count_failure();
     spdlog::warn("spice {}: authentication failed: {}; closing the connection", raw->peer(), e.what());
     if (e.reply) {
       try {
@@ -212,17 +241,27 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
       }
     }
   } catch (const SecureLayerError& e) {
-    // A refused certificate or a stalled handshake counts; a peer that just hangs up (a port
-    // scan, a health check, a client refusing our certificate) does not.
-    if (e.counts_as_failure) guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    // A refused certificate or a stalled handshake counts; a peer that just hangs up at once (a
+    // port scan, a health check, a client refusing our certificate) does not.
+    if (e.counts_as_failure) count_failure();
     spdlog::warn("spice {}: {}; closing the connection", raw->peer(), e.what());
   } catch (const TimeoutError& e) {
-    guard_.failed(raw->peer_host(), std::chrono::steady_clock::now());
+    count_failure();
     spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const ProtocolError& e) {
     spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const std::exception& e) {
     spdlog::error("spice {}: internal error during link: {}", raw->peer(), e.what());
+  }
+  // A connection that held a link-stage slot for half the deadline without authenticating
+  // counts however it ended: otherwise hanging up just before the deadline holds slots for free.
+  if (!channel && !p.failure_counted && std::chrono::steady_clock::now() - p.started >= config_.link_timeout / 2) {
+    count_failure();
+    spdlog::warn("spice {}: spent {} ms in the link stage without authenticating: counted as a failed "
+                 "authentication",
+                 raw->peer(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p.started)
+                     .count());
   }
   slot.reset();  // authenticated or gone: no longer counts against the link-stage limits
   if (channel) channel->run();
@@ -239,7 +278,7 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
   idle_cv_.notify_all();
 }
 
-void SpiceServer::authenticate(Socket& socket, Pending& p, const LinkMessage& m) {
+void SpiceServer::authenticate(Socket& socket, Pending& p, const LinkMessage& m, const TicketKey* key) {
   const char* name = channel_name(m.channel_type);
   bool selection = has_cap(m.common_caps, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
   uint32_t mech = SPICE_COMMON_CAP_AUTH_SPICE;  // what a client without selection sends
@@ -259,17 +298,28 @@ void SpiceServer::authenticate(Socket& socket, Pending& p, const LinkMessage& m)
     unsigned tls_bits = 0;
     if (auto* t = dynamic_cast<TlsLayer*>(socket.layer())) tls_bits = std::max(1u, t->cipher_bits());
     SaslAuth sasl("spice", sasl_address(socket.fd(), true), sasl_address(socket.fd(), false), tls_bits);
-    SaslOutcome o = run_sasl_exchange(socket, sasl, p.deadline);
-    p.auth = fmt::format("SASL {} as {}, {}", o.mechanism, o.username,
+    SaslOutcome o;
+    try {
+      o = run_sasl_exchange(socket, sasl, p.deadline);
+    } catch (const AuthFailure&) {
+      if (auto claimed = sasl.claimed_user()) p.who = AuthGuard::user(*claimed);
+      throw;
+    }
+    std::string user = o.authid.value_or(o.username);
+    p.who = AuthGuard::user(user);
+    p.owner = "SASL user " + user;
+    p.auth = fmt::format("SASL {} as {}, {}", o.mechanism, printable(o.username),
                          p.tls ? std::string("no security layer (TLS)") : fmt::format("security layer SSF {}", o.ssf));
     return;
   }
   uint8_t ticket[TicketKey::kModulusBytes];
   socket.read_exact(ticket, sizeof ticket, time_left(p.deadline), "ticket");
-  auto verdict = policy_.check(key_, ticket);
+  if (policy_.enabled()) p.who = AuthGuard::kSharedSecret;
+  auto verdict = policy_.check(*key, ticket);
   if (verdict != TicketPolicy::Verdict::Accepted)
     throw AuthFailure(fmt::format("{} ({} channel)", TicketPolicy::describe(verdict), name),
                       SPICE_LINK_ERR_PERMISSION_DENIED);
+  p.owner = policy_.enabled() ? "ticket" : "anyone";
   p.auth = policy_.enabled() ? "ticket" : "no authentication";
 }
 
@@ -292,13 +342,17 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned, Pendi
                                 "to the TLS port",
                                 name));
 
+  // A key of its own for every link: a ticket recorded on one connection decrypts on no other.
+  std::optional<TicketKey> key;
+  if (keys_) key = keys_->take();
   std::vector<uint8_t> no_key;
-  socket.write_all(build_link_reply(SPICE_LINK_ERR_OK, config_.sasl ? std::span<const uint8_t>(no_key) : key_.public_der(),
+  socket.write_all(build_link_reply(SPICE_LINK_ERR_OK, key ? std::span<const uint8_t>(key->public_der()) : no_key,
                                     server_common_caps(config_.sasl), Channel::server_channel_caps(m.channel_type)));
-  authenticate(socket, p, m);
-  guard_.succeeded(socket.peer_host());
+  authenticate(socket, p, m, key ? &*key : nullptr);
+  key.reset();
+  guard_->succeeded(socket.peer_host(), p.who);
 
-  // Only an authenticated client learns whether a session id is live.
+  // Only an authenticated client learns whether a session id is live, and only its own.
   std::shared_ptr<Session> session;
   if (m.channel_type != SPICE_CHANNEL_MAIN) {
     std::lock_guard lock(mu_);
@@ -309,12 +363,17 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned, Pendi
     socket.write_all(WireWriter().u32(SPICE_LINK_ERR_BAD_CONNECTION_ID).take());
     throw ProtocolError(fmt::format("{} channel names session {:08x}, which does not exist", name, m.connection_id));
   }
+  if (session && session->owner() != p.owner) {
+    socket.write_all(WireWriter().u32(SPICE_LINK_ERR_BAD_CONNECTION_ID).take());
+    throw ProtocolError(fmt::format("{} channel authenticated as {} names session {:08x} of {}; refused", name,
+                                    printable(p.owner), m.connection_id, printable(session->owner())));
+  }
   if (!session) {
     std::lock_guard lock(mu_);
     uint32_t id;
     do id = new_session_id();
     while (sessions_.count(id));
-    session = std::make_shared<Session>(id);
+    session = std::make_shared<Session>(id, p.owner);
     sessions_[id] = session;
     m.connection_id = id;
   }

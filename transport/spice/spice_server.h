@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "auth/auth_guard.h"
-#include "auth/ticket_key.h"
+#include "auth/ticket_key_pool.h"
 #include "auth/ticket_policy.h"
 #include "auth/tls_context.h"
 #include "transport/spice/channel.h"
@@ -29,7 +29,10 @@ struct SpiceServerConfig {
   std::shared_ptr<const TlsContext> tls;
   std::set<uint8_t> secure_channels;    // channel types refused (NEED_SECURED) on the plain port
   bool sasl = false;                    // SASL instead of tickets (SaslAuth::init first)
+  // --tls-verify-client: the server refuses to start unless every way in checks a certificate.
+  bool require_client_certificate = false;
   AuthLimits limits;
+  std::shared_ptr<AuthGuard> guard;     // shared with the VNC server; null: one of our own from `limits`
   std::chrono::milliseconds link_timeout{10000};  // the whole link stage, TLS and SASL included
   std::chrono::milliseconds send_timeout{30000};
   size_t max_connections = 256;
@@ -55,14 +58,14 @@ class SpiceServer {
   struct Pending;  // one connection in the link stage
   void serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot);
   std::shared_ptr<Channel> link(std::unique_ptr<Socket>& socket, Pending& p);
-  void authenticate(Socket& socket, Pending& p, const LinkMessage& m);
+  void authenticate(Socket& socket, Pending& p, const LinkMessage& m, const TicketKey* key);
   void note_refusal(const std::string& why);
 
   SpiceServerConfig config_;
   ChannelContext ctx_;
-  TicketKey key_;
+  std::unique_ptr<TicketKeyPool> keys_;  // a fresh key per link; null with SASL
   TicketPolicy policy_;
-  AuthGuard guard_;
+  std::shared_ptr<AuthGuard> guard_;
   int listen_fd_ = -1, tls_listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   uint16_t port_ = 0, tls_port_ = 0;

@@ -145,7 +145,7 @@ void VncConnection::run() {
 }
 
 void VncConnection::key(uint32_t evdev, bool down) {
-  spdlog::trace("{}: key {} {}", tag(), evdev, down ? "down" : "up");
+  // Key codes are never logged, at any level: a password typed into the desktop would land in the log.
   if (!evdev) return;
   auto it = std::find(held_keys_.begin(), held_keys_.end(), evdev);
   if (down && it == held_keys_.end()) held_keys_.push_back(evdev);
@@ -285,7 +285,7 @@ void VncConnection::read_loop() {
         std::lock_guard lock(mu_);
         if (!f_->cu) throw ProtocolError("EnableContinuousUpdates without the ContinuousUpdates encoding");
         cu_enabled_ = b[0] != 0;
-        if (!cu_enabled_) control_.push_back(BeWriter().u8(rfb::kEndOfContinuousUpdates).take());
+        if (!cu_enabled_) queue_control(BeWriter().u8(rfb::kEndOfContinuousUpdates).take());
         spdlog::debug("{}: continuous updates {}", tag(), cu_enabled_ ? "on" : "off");
         cv_.notify_all();
         break;
@@ -303,7 +303,7 @@ void VncConnection::read_loop() {
           BeWriter w;
           w.u8(rfb::kServerFence).zeros(3).u32(flags & kFenceKnown).u8(len).bytes(payload);
           std::lock_guard lock(mu_);
-          control_.push_back(w.take());
+          queue_control(w.take());
           cv_.notify_all();
         }
         break;
@@ -488,6 +488,15 @@ bool VncConnection::send_update(Subscription::FrameUpdate& u, bool full, const s
   ++updates_;
   bytes_ += out.size();
   return true;
+}
+
+void VncConnection::queue_control(std::vector<uint8_t> message) {
+  // A client that asks for replies (fences) but never reads them would grow this without end.
+  if (control_.size() >= settings_.max_control_messages)
+    throw ProtocolError(fmt::format("the client does not read its replies: {} control messages (fence replies) "
+                                    "waiting to be sent (limit {})",
+                                    control_.size(), settings_.max_control_messages));
+  control_.push_back(std::move(message));
 }
 
 void VncConnection::send_loop() {

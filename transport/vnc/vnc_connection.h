@@ -26,6 +26,7 @@ namespace tessera::vnc {
 struct VncSettings {
   std::string name = "tessera";
   size_t max_cut_text = 1 << 20;  // clipboard text a client may send
+  size_t max_control_messages = 256;  // fence replies and the like queued for a client that does not read
   std::chrono::milliseconds message_timeout{30000};
   std::chrono::milliseconds send_timeout{30000};
   // H.264 (encoding 50) for motion regions, when the client lists it and an encoder works.
@@ -47,6 +48,8 @@ class VncConnection {
   struct Features;
   void read_loop();
   void send_loop();
+  // Under mu_. Throws ProtocolError once a client that does not read has too many waiting.
+  void queue_control(std::vector<uint8_t> message);
   void handle_set_encodings(const std::vector<int32_t>& encodings);
   void handle_pointer(uint8_t mask, uint16_t x, uint16_t y);
   void key(uint32_t evdev, bool down);

@@ -10,6 +10,7 @@
 #include "auth/tls_layer.h"
 #include "auth/vnc_des.h"
 #include "core/log.h"
+#include "core/printable.h"
 #include "transport/vnc/rfb_wire.h"
 
 namespace tessera::vnc {
@@ -67,62 +68,81 @@ std::string read_string(Socket& s, Deadline d, size_t len, const char* what) {
   return v;
 }
 
-// SecurityResult "failed": 3.8 carries a reason, older versions just close.
-[[noreturn]] void refuse(Socket& s, int minor, const std::string& why, bool credentials,
-                         const std::string& log_why = "") {
+// One connection's handshake: where to answer, and how to count refused credentials.
+struct Exchange {
+  Socket& s;
+  const SecurityConfig& cfg;
+  int minor;
+  Deadline d;
+  const FailureHook& failed;
+};
+
+// Credentials refused: counted first, then SecurityResult "failed" (3.8 carries a reason, older
+// versions just close).
+[[noreturn]] void refuse_credentials(Exchange& x, const AuthGuard::Identity& who, const std::string& why,
+                                     const std::string& log_why = "") {
+  if (x.failed) x.failed(who);
   BeWriter w;
   w.u32(1);
-  if (minor >= 8) w.u32(uint32_t(why.size())).str(why);
+  if (x.minor >= 8) w.u32(uint32_t(why.size())).str(why);
   try {
-    s.write_all(w.take());
+    x.s.write_all(w.take());
   } catch (const net::ProtocolError&) {
   }
-  const std::string& logged = log_why.empty() ? why : log_why;
-  if (credentials) throw AuthRefused(logged);
-  throw net::ProtocolError(logged);
+  throw AuthRefused(log_why.empty() ? why : log_why, who);
+}
+
+// An exchange that broke off without a reply: counted, and closing is the answer.
+[[noreturn]] void drop_credentials(Exchange& x, const AuthGuard::Identity& who, const std::string& why) {
+  if (x.failed) x.failed(who);
+  throw AuthRefused(why, who);
 }
 
 void accepted(Socket& s) { s.write_all(BeWriter().u32(0).take()); }
 
-std::string vnc_auth(Socket& s, const SecurityConfig& cfg, int minor, Deadline d) {
+void vnc_auth(Exchange& x) {
   VncChallenge challenge = vnc_random_challenge();
-  s.write_all(std::span<const uint8_t>(challenge));
+  x.s.write_all(std::span<const uint8_t>(challenge));
   VncChallenge response{};
-  s.read_exact(response.data(), response.size(), time_left(d), "VNC authentication response");
-  if (!cfg.password || !vnc_auth_check(*cfg.password, challenge, response))
-    refuse(s, minor, "Authentication failed", true, "wrong password");
-  if (cfg.password_expires && std::chrono::steady_clock::now() >= *cfg.password_expires)
-    refuse(s, minor, "Authentication failed", true, "password expired (--ticket-expiry)");
-  accepted(s);
-  return "";
+  x.s.read_exact(response.data(), response.size(), time_left(x.d), "VNC authentication response");
+  const auto& who = AuthGuard::kSharedSecret;
+  if (!x.cfg.password || !vnc_auth_check(*x.cfg.password, challenge, response))
+    refuse_credentials(x, who, "Authentication failed", "wrong password");
+  if (x.cfg.password_expires && std::chrono::steady_clock::now() >= *x.cfg.password_expires)
+    refuse_credentials(x, who, "Authentication failed", "password expired (--ticket-expiry)");
+  accepted(x.s);
 }
 
-std::string plain_auth(Socket& s, const SecurityConfig& cfg, int minor, Deadline d) {
-  uint32_t ulen = read_u32(s, d, "Plain user name length");
-  uint32_t plen = read_u32(s, d, "Plain password length");
+// Returns the account that logged in.
+AuthGuard::Identity plain_auth(Exchange& x, std::string* log) {
+  uint32_t ulen = read_u32(x.s, x.d, "Plain user name length");
+  uint32_t plen = read_u32(x.s, x.d, "Plain password length");
   if (ulen > kMaxPlainField || plen > kMaxPlainField)
     throw net::ProtocolError(fmt::format("Plain credentials of {} + {} bytes (limit {} each)", ulen, plen,
                                          kMaxPlainField));
-  std::string user = read_string(s, d, ulen, "Plain user name");
-  std::string pass = read_string(s, d, plen, "Plain password");
+  std::string user = read_string(x.s, x.d, ulen, "Plain user name");
+  std::string pass = read_string(x.s, x.d, plen, "Plain password");
+  // With the password file the user name is not checked: the one password is what is guessed.
+  AuthGuard::Identity who = x.cfg.sasl ? AuthGuard::user(user) : AuthGuard::kSharedSecret;
   bool ok;
-  if (cfg.sasl) {
-    SaslAuth sasl("vnc", sasl_address(s.fd(), true), sasl_address(s.fd(), false), 1);
+  if (x.cfg.sasl) {
+    SaslAuth sasl("vnc", sasl_address(x.s.fd(), true), sasl_address(x.s.fd(), false), 1);
     ok = sasl.check_password(user, pass);
   } else {
     std::array<uint8_t, 256> a{}, b{};
     std::memcpy(a.data(), pass.data(), std::min(pass.size(), a.size()));
-    if (cfg.password) std::memcpy(b.data(), cfg.password->data(), std::min(cfg.password->size(), b.size()));
-    ok = cfg.password && pass.size() == cfg.password->size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    if (x.cfg.password) std::memcpy(b.data(), x.cfg.password->data(), std::min(x.cfg.password->size(), b.size()));
+    ok = x.cfg.password && pass.size() == x.cfg.password->size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
     OPENSSL_cleanse(a.data(), a.size());
     OPENSSL_cleanse(b.data(), b.size());
   }
   OPENSSL_cleanse(pass.data(), pass.size());
-  if (!ok) refuse(s, minor, "Authentication failed", true, "wrong user name or password for " + user);
-  if (!cfg.sasl && cfg.password_expires && std::chrono::steady_clock::now() >= *cfg.password_expires)
-    refuse(s, minor, "Authentication failed", true, "password expired (--ticket-expiry)");
-  accepted(s);
-  return " as " + user;
+  if (!ok) refuse_credentials(x, who, "Authentication failed", "wrong user name or password for " + printable(user));
+  if (!x.cfg.sasl && x.cfg.password_expires && std::chrono::steady_clock::now() >= *x.cfg.password_expires)
+    refuse_credentials(x, who, "Authentication failed", "password expired (--ticket-expiry)");
+  accepted(x.s);
+  *log += " as " + printable(user);
+  return who;
 }
 
 // QEMU's SASL framing (big-endian lengths; client data counts one closing byte).
@@ -146,45 +166,54 @@ void write_sasl_reply(Socket& s, const SaslAuth::Step& st) {
   s.write_all(w.take());
 }
 
-std::string sasl_auth(Socket& s, int minor, unsigned tls_bits, Deadline d) {
+AuthGuard::Identity sasl_auth(Exchange& x, unsigned tls_bits, std::string* log) {
+  Socket& s = x.s;
   SaslAuth sasl("vnc", sasl_address(s.fd(), true), sasl_address(s.fd(), false), tls_bits);
   std::string list;
   for (const auto& m : sasl.mechanisms()) list += (list.empty() ? "" : ",") + m;
   spdlog::debug("vnc {}: SASL mechanisms offered: {}", s.peer(), list.empty() ? "none" : list);
   if (list.empty())
-    refuse(s, minor,
-           tls_bits ? "no SASL mechanism is configured"
-                    : "no configured SASL mechanism gives a security layer, which a connection without TLS needs",
-           true);
+    refuse_credentials(x, std::nullopt,
+                       tls_bits ? "no SASL mechanism is configured"
+                                : "no configured SASL mechanism gives a security layer, which a connection without "
+                                  "TLS needs");
   s.write_all(BeWriter().u32(uint32_t(list.size())).str(list).take());
-  uint32_t nlen = read_u32(s, d, "SASL mechanism name length");
+  uint32_t nlen = read_u32(s, x.d, "SASL mechanism name length");
   if (nlen == 0 || nlen > kMaxMechName)
     throw net::ProtocolError(fmt::format("SASL mechanism name of {} bytes (must be 1..{})", nlen, kMaxMechName));
-  std::string mech = read_string(s, d, nlen, "SASL mechanism name");
-  auto in = read_sasl_data(s, d, "SASL start data");
+  std::string mech = read_string(s, x.d, nlen, "SASL mechanism name");
+  for (char c : mech)
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      throw net::ProtocolError("SASL mechanism name holds a character outside A-Z, 0-9, '-', '_'");
+  auto in = read_sasl_data(s, x.d, "SASL start data");
+  auto claimed = [&]() -> AuthGuard::Identity {
+    if (auto u = sasl.claimed_user()) return AuthGuard::user(*u);
+    return std::nullopt;
+  };
   SaslAuth::Step st;
   try {
     st = sasl.start(mech, in);
     for (;;) {
       write_sasl_reply(s, st);
       if (st.done) break;
-      in = read_sasl_data(s, d, "SASL step data");
+      in = read_sasl_data(s, x.d, "SASL step data");
       st = sasl.step(in);
     }
   } catch (const SaslError& e) {
-    throw AuthRefused(e.what());
+    drop_credentials(x, claimed(), e.what());
   }
   try {
     sasl.check_strength();
   } catch (const SaslError& e) {
-    refuse(s, minor, e.what(), true);
+    refuse_credentials(x, claimed(), e.what());
   }
-  std::string who = fmt::format(" {} as {}", sasl.mechanism(), sasl.username());
+  AuthGuard::Identity who = claimed();
+  *log += fmt::format(" {} as {}", sasl.mechanism(), printable(sasl.username()));
   unsigned ssf = sasl.ssf();
   accepted(s);  // in clear; the layer starts after it
   if (auto layer = sasl.make_layer(s.fd())) {
     s.set_layer(std::move(layer));
-    who += fmt::format(", security layer SSF {}", ssf);
+    *log += fmt::format(", security layer SSF {}", ssf);
   }
   return who;
 }
@@ -204,13 +233,25 @@ bool is_anonymous_tls(Method m) {
 }
 uint32_t vencrypt_subtype(Method m) { return info(m).subtype; }
 
+bool is_x509(Method m) {
+  return m == Method::X509None || m == Method::X509Vnc || m == Method::X509Plain || m == Method::X509Sasl;
+}
+
+bool is_no_auth(Method m) { return m == Method::None || m == Method::X509None || m == Method::TlsNone; }
+
 void SecurityConfig::validate() const {
   if (offer.empty()) throw std::invalid_argument("no VNC security type is offered");
   for (Method m : offer) {
     std::string name = info(m).key;
-    bool x509_needed = m == Method::X509None || m == Method::X509Vnc || m == Method::X509Plain || m == Method::X509Sasl;
-    if (x509_needed && !x509) throw std::invalid_argument(name + " needs certificates (--x509-dir)");
+    if (is_x509(m) && !x509) throw std::invalid_argument(name + " needs certificates (--x509-dir)");
     if (is_anonymous_tls(m) && !anon) throw std::invalid_argument(name + " needs anonymous TLS set up");
+    if (is_no_auth(m) && !allow_no_auth)
+      throw std::invalid_argument(name + " lets anyone in without a password: it needs --disable-ticketing (a "
+                                         "password or SASL is never silently dropped)");
+    if (require_client_certificate && !(is_x509(m) && x509 && x509->verify_client()))
+      throw std::invalid_argument(
+          name + " does not check a client certificate, and --tls-verify-client requires one on every way in: "
+                 "offer only x509none, x509vnc, x509plain or x509sasl");
     bool needs_password = m == Method::VncAuth || m == Method::X509Vnc || m == Method::TlsVnc;
     if (needs_password && !password) throw std::invalid_argument(name + " needs --password-file");
     if (needs_password) {
@@ -227,17 +268,32 @@ void SecurityConfig::validate() const {
   }
 }
 
-HandshakeResult run_security(Socket& s, const SecurityConfig& cfg, Deadline d) {
+RfbVersion parse_rfb_version(std::span<const uint8_t> v) {
+  // Exactly "RFB ddd.ddd\n": read by hand, the buffer is not a terminated string.
+  auto digits = [&](size_t at) {
+    int n = 0;
+    for (size_t i = at; i < at + 3; ++i) {
+      if (v[i] < '0' || v[i] > '9') return -1;
+      n = n * 10 + (v[i] - '0');
+    }
+    return n;
+  };
+  RfbVersion r;
+  if (v.size() != 12 || std::memcmp(v.data(), "RFB ", 4) != 0 || v[7] != '.' || v[11] != '\n' ||
+      (r.major = digits(4)) < 0 || (r.minor = digits(8)) < 0)
+    throw net::ProtocolError("not an RFB client (its first 12 bytes are not \"RFB xxx.yyy\\n\")");
+  return r;
+}
+
+HandshakeResult run_security(Socket& s, const SecurityConfig& cfg, Deadline d, const FailureHook& failed) {
   HandshakeResult res;
   s.write_all(std::span(reinterpret_cast<const uint8_t*>("RFB 003.008\n"), 12));
-  char v[12];
+  uint8_t v[12];
   s.read_exact(v, 12, time_left(d), "protocol version");
-  int major = 0, minor = 0;
-  if (std::memcmp(v, "RFB ", 4) != 0 || v[7] != '.' || v[11] != '\n' ||
-      std::sscanf(v + 4, "%3d.%3d", &major, &minor) != 2)
-    throw net::ProtocolError("not an RFB client (its first 12 bytes are not \"RFB xxx.yyy\\n\")");
+  auto [major, minor] = parse_rfb_version(v);
   if (major != 3) throw net::ProtocolError(fmt::format("RFB protocol {}.{} is not supported (3.x only)", major, minor));
   res.minor = minor >= 8 ? 8 : minor == 7 ? 7 : 3;
+  Exchange x{s, cfg, res.minor, d, failed};
 
   Method chosen;
   if (res.minor == 3) {
@@ -264,9 +320,14 @@ HandshakeResult run_security(Socket& s, const SecurityConfig& cfg, Deadline d) {
     w.u8(uint8_t(types.size())).bytes(types);
     s.write_all(w.take());
     uint8_t t = read_u8(s, d, "security type");
-    if (std::find(types.begin(), types.end(), t) == types.end())
-      refuse(s, res.minor, "Requested security type is not available",
-             false);
+    if (std::find(types.begin(), types.end(), t) == types.end()) {
+      std::string why = "Requested security type is not available";
+      BeWriter r;
+      r.u32(1);
+      if (res.minor >= 8) r.u32(uint32_t(why.size())).str(why);
+      s.write_all(r.take());
+      throw net::ProtocolError(fmt::format("the client asked for security type {}, which is not offered", t));
+    }
     if (t == rfb::kSecVeNCrypt) {
       s.write_all(BeWriter().u8(0).u8(2).take());
       uint8_t vmaj = read_u8(s, d, "VeNCrypt version"), vmin = read_u8(s, d, "VeNCrypt version");
@@ -308,18 +369,19 @@ HandshakeResult run_security(Socket& s, const SecurityConfig& cfg, Deadline d) {
     case Method::VncAuth:
     case Method::X509Vnc:
     case Method::TlsVnc:
-      vnc_auth(s, cfg, res.minor, d);
+      vnc_auth(x);
+      res.who = AuthGuard::kSharedSecret;
       break;
     case Method::X509Plain:
     case Method::TlsPlain:
-      res.auth += plain_auth(s, cfg, res.minor, d);
+      res.who = plain_auth(x, &res.auth);
       break;
     case Method::Sasl:
     case Method::X509Sasl:
     case Method::TlsSasl: {
       unsigned bits = 0;
       if (auto* t = dynamic_cast<TlsLayer*>(s.layer())) bits = std::max(1u, t->cipher_bits());
-      res.auth += sasl_auth(s, res.minor, bits, d);
+      res.who = sasl_auth(x, bits, &res.auth);
       break;
     }
   }

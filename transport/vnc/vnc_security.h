@@ -4,11 +4,14 @@
 // SASL). Every failure is answered as the negotiated version expects, then thrown with the
 // reason for the log.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "auth/auth_guard.h"
 #include "auth/tls_context.h"
 #include "transport/net/socket.h"
 
@@ -32,20 +35,38 @@ struct SecurityConfig {
   bool sasl = false;                           // SASL (and Plain through Cyrus)
   std::optional<std::string> password;         // VNC authentication (first 8 characters) and Plain
   std::optional<std::chrono::steady_clock::time_point> password_expires;  // --ticket-expiry
-  // Throws std::invalid_argument when a method cannot work with what is configured.
+  bool allow_no_auth = false;  // --disable-ticketing: None, X509None and TLSNone may be offered
+  // --tls-verify-client: every offered method must be an X509 sub-type whose TLS checks a client
+  // certificate, or a client without one would simply pick another.
+  bool require_client_certificate = false;
+  // Throws std::invalid_argument when a method cannot work with what is configured, or would
+  // let in someone the configuration means to keep out.
   void validate() const;
 };
 
-// Credentials refused: counts against the address.
+// Credentials refused. Already counted against the address (through the FailureHook) when thrown.
 struct AuthRefused : net::ProtocolError {
-  using net::ProtocolError::ProtocolError;
+  AuthRefused(const std::string& why, AuthGuard::Identity w) : ProtocolError(why), who(std::move(w)) {}
+  AuthGuard::Identity who;
 };
 
 struct HandshakeResult {
-  int minor = 8;     // 3, 7 or 8
-  std::string auth;  // for the log: "VeNCrypt X509Plain as alice"
+  int minor = 8;            // 3, 7 or 8
+  std::string auth;         // for the log: "VeNCrypt X509Plain as alice"
+  AuthGuard::Identity who;  // whose credentials were accepted (see AuthGuard)
 };
 
-HandshakeResult run_security(Socket& socket, const SecurityConfig& cfg, Deadline deadline);
+// Called when credentials are refused, before the client is told: a client that retries at once
+// already meets the count.
+using FailureHook = std::function<void(const AuthGuard::Identity& who)>;
+
+// The fixed 12-byte "RFB xxx.yyy\n" a client sends first; throws ProtocolError unless it is one.
+struct RfbVersion {
+  int major = 0, minor = 0;
+};
+RfbVersion parse_rfb_version(std::span<const uint8_t> twelve);
+
+HandshakeResult run_security(Socket& socket, const SecurityConfig& cfg, Deadline deadline,
+                             const FailureHook& failed = {});
 
 }  // namespace tessera::vnc

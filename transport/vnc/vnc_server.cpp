@@ -13,8 +13,9 @@
 namespace tessera::vnc {
 
 VncServer::VncServer(VncServerConfig config, FrameHub& hub, InputSink input)
-    : config_(std::move(config)), hub_(hub), input_(std::move(input)), guard_(config_.limits) {
+    : config_(std::move(config)), hub_(hub), input_(std::move(input)) {
   config_.security.validate();
+  guard_ = config_.guard ? config_.guard : std::make_shared<AuthGuard>(config_.limits);
 }
 
 VncServer::~VncServer() { stop(); }
@@ -72,7 +73,7 @@ void VncServer::accept_loop() {
     auto sock = std::make_unique<net::Socket>(fd);
     std::string why;
     auto now = std::chrono::steady_clock::now();
-    auto slot = guard_.admit(sock->peer_host(), now, &why);
+    auto slot = guard_->admit(sock->peer_host(), now, &why);
     std::lock_guard lock(mu_);
     if (!slot || sockets_.size() >= config_.max_connections) {
       if (slot) why = fmt::format("{} connections open (limit)", sockets_.size());
@@ -100,23 +101,37 @@ void VncServer::serve(std::unique_ptr<net::Socket> socket, std::unique_ptr<AuthG
   net::Socket* raw = socket.get();
   std::unique_ptr<VncConnection> conn;
   auto now = [] { return std::chrono::steady_clock::now(); };
+  const auto started = now();
+  bool counted = false;
+  auto count_failure = [&](const AuthGuard::Identity& who) {
+    if (counted) return;
+    counted = true;
+    guard_->failed(raw->peer_host(), now(), who);
+  };
   try {
-    HandshakeResult hs = run_security(*socket, config_.security, now() + config_.link_timeout);
-    guard_.succeeded(raw->peer_host());
+    HandshakeResult hs = run_security(*socket, config_.security, started + config_.link_timeout, count_failure);
+    guard_->succeeded(raw->peer_host(), hs.who);
     conn = std::make_unique<VncConnection>(config_.session, hub_, input_, std::move(socket), hs.minor, hs.auth);
   } catch (const AuthRefused& e) {
-    guard_.failed(raw->peer_host(), now());
+    count_failure(e.who);  // normally counted already, before the client was told
     spdlog::warn("vnc {}: authentication failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const SecureLayerError& e) {
-    if (e.counts_as_failure) guard_.failed(raw->peer_host(), now());
+    if (e.counts_as_failure) count_failure(std::nullopt);
     spdlog::warn("vnc {}: {}; closing the connection", raw->peer(), e.what());
   } catch (const net::TimeoutError& e) {
-    guard_.failed(raw->peer_host(), now());
+    count_failure(std::nullopt);
     spdlog::warn("vnc {}: handshake failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const net::ProtocolError& e) {
     spdlog::warn("vnc {}: handshake failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const std::exception& e) {
     spdlog::error("vnc {}: internal error during the handshake: {}", raw->peer(), e.what());
+  }
+  // Half the deadline spent without authenticating counts however the connection ended, so that
+  // hanging up just before the deadline does not hold link-stage slots for free.
+  if (!conn && !counted && now() - started >= config_.link_timeout / 2) {
+    count_failure(std::nullopt);
+    spdlog::warn("vnc {}: spent {} ms in the handshake without authenticating: counted as a failed authentication",
+                 raw->peer(), std::chrono::duration_cast<std::chrono::milliseconds>(now() - started).count());
   }
   slot.reset();
   if (conn) conn->run();

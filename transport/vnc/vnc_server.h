@@ -23,6 +23,7 @@ struct VncServerConfig {
   SecurityConfig security;
   VncSettings session;
   AuthLimits limits;
+  std::shared_ptr<AuthGuard> guard;  // shared with the SPICE server; null: one of our own from `limits`
   std::chrono::milliseconds link_timeout{10000};
   size_t max_connections = 256;
 };
@@ -43,7 +44,7 @@ class VncServer {
   VncServerConfig config_;
   FrameHub& hub_;
   InputSink input_;
-  AuthGuard guard_;
+  std::shared_ptr<AuthGuard> guard_;
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   uint16_t port_ = 0;

@@ -303,21 +303,8 @@ vnc::SecurityConfig vnc_security(const ServeOptions& s, const std::shared_ptr<co
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
-  } else if (x509) {
-    if (s.sasl) sec.offer.push_back(Method::X509Sasl);
-    if (s.sasl || password) sec.offer.push_back(Method::X509Plain);
-    if (password) sec.offer.push_back(Method::X509Vnc);
-    if (s.disable_ticketing) sec.offer.push_back(Method::X509None);
-    // Never plain SASL beside them: a man in the middle could strip VeNCrypt from the clear-text
-    // list, and a client without a certificate would pick it.
-  } else if (s.sasl) {
-    sec.offer.push_back(Method::Sasl);
-  } else if (s.disable_ticketing) {
-    sec.offer.push_back(Method::None);
   } else {
-    throw std::invalid_argument(
-        "VNC with a password needs TLS (--x509-dir), or an explicit --vnc-security vnc to allow VNC's DES "
-        "authentication without encryption");
+    sec.offer = vnc::default_offer(x509 != nullptr, s.sasl, password.has_value(), s.disable_ticketing);
   }
   for (Method m : sec.offer)
     if (vnc::is_anonymous_tls(m) && !sec.anon) sec.anon = TlsContext::anonymous();

@@ -25,10 +25,12 @@ class AuthGuard {
  public:
   using Clock = std::chrono::steady_clock;
   // Whose credentials a failure or success concerns: a user name a client claimed (user()), or
-  // kSharedSecret for the one password of tickets and VNC authentication. nullopt: nobody known
+  // kSharedSecret for the one password of tickets and Plain without SASL (kVncDesPassword for VNC
+  // authentication, which checks only 8 of its characters). nullopt: nobody known
   // (a stall, a refused certificate, a broken exchange); such failures no success clears.
   using Identity = std::optional<std::string>;
   static inline const std::string kSharedSecret{};
+  static inline const std::string kVncDesPassword{"vnc des"};  // its first 8 characters only
   static Identity user(const std::string& name) { return "user " + name; }
   static constexpr size_t kMaxUsersPerAddress = 32;  // beyond this, failures count as nobody's
 

@@ -19,19 +19,34 @@ TicketKeyPool::~TicketKeyPool() {
   refill_.join();
 }
 
-TicketKey TicketKeyPool::take() {
-  {
-    std::lock_guard lock(mu_);
+std::optional<TicketKey> TicketKeyPool::take(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  for (;;) {
     if (!keys_.empty()) {
       TicketKey k = std::move(keys_.front());
       keys_.pop_front();
       cv_.notify_all();
       return k;
     }
-    ++made_inline_;
+    if (!inline_busy_) break;
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && keys_.empty()) return std::nullopt;
   }
-  cv_.notify_all();
-  return TicketKey::generate();
+  inline_busy_ = true;
+  ++made_inline_;
+  lock.unlock();
+  cv_.notify_all();  // the refill thread starts on the next one meanwhile
+  try {
+    TicketKey k = TicketKey::generate();
+    lock.lock();
+    inline_busy_ = false;
+    cv_.notify_all();
+    return k;
+  } catch (...) {
+    if (!lock.owns_lock()) lock.lock();
+    inline_busy_ = false;
+    cv_.notify_all();
+    throw;
+  }
 }
 
 size_t TicketKeyPool::ready() const {
@@ -50,16 +65,24 @@ void TicketKeyPool::refill_loop() {
     cv_.wait(lock, [&] { return stopping_ || keys_.size() < size_; });
     if (stopping_) break;
     lock.unlock();
+    std::optional<TicketKey> k;
+    std::string error;
     try {
-      TicketKey k = TicketKey::generate();
-      lock.lock();
-      keys_.push_back(std::move(k));
+      k = TicketKey::generate();
     } catch (const std::exception& e) {
-      // Callers then make their own keys and see the error themselves.
-      spdlog::error("spice: cannot make a ticket key in the background: {}", e.what());
-      lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+      error = e.what();
+    } catch (...) {
+      error = "unknown error";
     }
+    lock.lock();
+    if (k) {
+      keys_.push_back(std::move(*k));
+      cv_.notify_all();
+      continue;
+    }
+    // Callers then make their own keys and see the error themselves.
+    spdlog::error("spice: cannot make a ticket key in the background: {}", error);
+    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
   }
 }
 

@@ -2,12 +2,15 @@
 // Fresh RSA keys for SPICE ticket authentication, one per link, as spice-server does: a ticket
 // is then bound to the connection that received the public key, so recorded link bytes cannot
 // be replayed on another connection. RSA-1024 generation takes milliseconds, so a background
-// thread keeps a few keys ready; when the pool runs dry (a burst of links) the caller makes its
-// own. Thread-safe.
+// thread keeps a few keys ready. When the pool is dry, one caller at a time makes its own and
+// the others wait for the next key: a flood of unauthenticated links costs at most two cores'
+// worth of key generation, never one per connection. Thread-safe.
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "auth/ticket_key.h"
@@ -24,8 +27,9 @@ class TicketKeyPool {
   TicketKeyPool(const TicketKeyPool&) = delete;
   TicketKeyPool& operator=(const TicketKeyPool&) = delete;
 
-  // A key no other caller ever gets. Throws std::runtime_error if OpenSSL cannot make one.
-  TicketKey take();
+  // A key no other caller ever gets, or nullopt when none could be had before `deadline`.
+  // Throws std::runtime_error if OpenSSL cannot make one.
+  std::optional<TicketKey> take(std::chrono::steady_clock::time_point deadline);
   size_t ready() const;
   // Keys made by callers because the pool was empty (a sign that it is too small).
   size_t made_inline() const;
@@ -38,6 +42,7 @@ class TicketKeyPool {
   std::condition_variable cv_;
   std::deque<TicketKey> keys_;
   size_t made_inline_ = 0;
+  bool inline_busy_ = false;  // a caller is making its own key
   bool stopping_ = false;
   std::thread refill_;
 };

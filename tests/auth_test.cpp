@@ -4,6 +4,7 @@
 #include <fstream>
 #include <thread>
 
+#include <mutex>
 #include <set>
 
 #include "auth/ticket_key.h"
@@ -93,9 +94,10 @@ TEST(PasswordFile, ReadsFirstLineAndRejectsBadFiles) {
 TEST(TicketKeyPool, EveryTakeIsAKeyOfItsOwn) {
   TicketKeyPool pool(2);
   std::set<std::vector<uint8_t>> seen;
+  auto soon = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(10); };
   // More than the pool holds, faster than it refills: callers then make their own.
   for (int i = 0; i < 6; ++i) {
-    TicketKey k = pool.take();
+    TicketKey k = *pool.take(soon());
     EXPECT_TRUE(seen.insert({k.public_der().begin(), k.public_der().end()}).second) << "a key was handed out twice";
     auto ct = ticket_for(k, "pw");
     EXPECT_TRUE(k.decrypt(ct));
@@ -105,6 +107,28 @@ TEST(TicketKeyPool, EveryTakeIsAKeyOfItsOwn) {
   while (pool.ready() < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(pool.ready(), 2u);
-  TicketKey k = pool.take();
+  TicketKey k = *pool.take(soon());
   EXPECT_TRUE(seen.insert({k.public_der().begin(), k.public_der().end()}).second);
+}
+
+// A burst of links at an empty pool: one caller at a time makes its own key, the rest wait for
+// the next one; every caller gets a different key.
+TEST(TicketKeyPool, ABurstWaitsRatherThanGeneratingAKeyEach) {
+  TicketKeyPool pool(1);
+  std::mutex mu;
+  std::set<std::vector<uint8_t>> seen;
+  std::vector<std::thread> takers;
+  for (int i = 0; i < 12; ++i)
+    takers.emplace_back([&] {
+      auto k = pool.take(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+      ASSERT_TRUE(k);
+      std::lock_guard lock(mu);
+      EXPECT_TRUE(seen.insert({k->public_der().begin(), k->public_der().end()}).second);
+    });
+  for (auto& t : takers) t.join();
+  EXPECT_EQ(seen.size(), 12u);
+  EXPECT_LT(pool.made_inline(), 12u);
+  // A deadline already past with nothing ready gives nothing only while another caller is busy
+  // making one; alone, a caller makes its own.
+  EXPECT_TRUE(pool.take(std::chrono::steady_clock::now() - std::chrono::seconds(1)));
 }

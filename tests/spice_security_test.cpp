@@ -365,6 +365,49 @@ TEST_F(SpiceSecurityTest, ARecordedTicketDoesNotLogInAgain) {
   EXPECT_TRUE(logs.wait_for("ticket does not decrypt"));
 }
 
+// A client that takes the key made for its link and hangs up is counted: keys cost CPU.
+TEST_F(SpiceSecurityTest, HangingUpOnAFreshKeyCounts) {
+  SpiceServerConfig cfg;
+  cfg.port = 0;
+  cfg.guard = std::make_shared<AuthGuard>(cfg.limits);
+  start(cfg, TicketPolicy::with_password(kPassword, std::nullopt));
+  {
+    RawConn c(server->port());
+    Caps common;
+    set_cap(common, SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION);
+    c.send(build_link_request(0, SPICE_CHANNEL_MAIN, 0, common, {}));
+    uint8_t header[16];
+    ASSERT_TRUE(c.recv(header, sizeof header));
+    std::vector<uint8_t> reply(WireReader(std::span<const uint8_t>(header + 12, 4), "size").u32());
+    ASSERT_TRUE(c.recv(reply.data(), reply.size()));
+  }
+  EXPECT_TRUE(logs.wait_for("client closed the connection"));
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (cfg.guard->failures("127.0.0.1") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(cfg.guard->failures("127.0.0.1"), 1u);
+}
+
+// With client certificates, the certificate is part of whose session it is.
+TEST_F(SpiceSecurityTest, ChannelsJoinOnlyASessionOfTheirOwnCertificate) {
+  start(tls_only(g_root + "/pki", true), TicketPolicy::with_password(kPassword, std::nullopt));
+  auto mine = client_tls("client"), other = client_tls("revoked-client");  // no CRL here: both valid
+  auto main = ChannelClient::open(server->tls_port(), 0, SPICE_CHANNEL_MAIN, kPassword, {}, nullptr, &mine);
+  ASSERT_TRUE(main);
+  uint32_t session = 0;
+  while (auto m = main->read())
+    if (m->type == SPICE_MSG_MAIN_INIT) {
+      session = WireReader(m->body, "init").u32();
+      break;
+    }
+  ASSERT_NE(session, 0u);
+  LinkOutcome theirs;
+  EXPECT_FALSE(ChannelClient::open(server->tls_port(), session, SPICE_CHANNEL_INPUTS, kPassword, {}, &theirs, &other));
+  EXPECT_EQ(theirs.auth_result, uint32_t(SPICE_LINK_ERR_BAD_CONNECTION_ID));
+  LinkOutcome own;
+  EXPECT_TRUE(ChannelClient::open(server->tls_port(), session, SPICE_CHANNEL_INPUTS, kPassword, {}, &own, &mine));
+}
+
 // ---- client certificates on every way in ----------------------------------------------------
 
 TEST_F(SpiceSecurityTest, RequiredClientCertificatesLeaveNoPortWithoutThem) {

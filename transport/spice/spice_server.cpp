@@ -63,6 +63,7 @@ struct SpiceServer::Pending {
   std::string auth;                // for the log: how this connection authenticated
   AuthGuard::Identity who;         // whose credentials were tried (for the failure count)
   std::string owner;               // the identity a session is tied to
+  bool awaiting_ticket = false;    // holds a key made for it, has not sent a good ticket yet
   bool failure_counted = false;
 };
 
@@ -87,7 +88,8 @@ SpiceServer::SpiceServer(SpiceServerConfig config, FrameHub& hub, TicketPolicy p
               channel_name(t)));
   }
   guard_ = config_.guard ? config_.guard : std::make_shared<AuthGuard>(config_.limits);
-  if (!config_.sasl) keys_ = std::make_unique<TicketKeyPool>();
+  if (!config_.sasl && policy_.enabled()) keys_ = std::make_unique<TicketKeyPool>();
+  if (!config_.sasl && !policy_.enabled()) open_key_ = TicketKey::generate();
   ctx_.settings = config_.channel;
   ctx_.hub = &hub;
   ctx_.input = std::move(input);
@@ -249,6 +251,8 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
     count_failure();
     spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const ProtocolError& e) {
+    // Hanging up on a key made for it: counted, or keys would be a free way to burn our CPU.
+    if (p.awaiting_ticket) count_failure();
     spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
   } catch (const std::exception& e) {
     spdlog::error("spice {}: internal error during link: {}", raw->peer(), e.what());
@@ -343,13 +347,22 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned, Pendi
                                 name));
 
   // A key of its own for every link: a ticket recorded on one connection decrypts on no other.
-  std::optional<TicketKey> key;
-  if (keys_) key = keys_->take();
+  std::optional<TicketKey> fresh;
+  if (keys_) {
+    fresh = keys_->take(p.deadline);
+    if (!fresh) throw TimeoutError("no ticket key could be made before the link deadline (too many links at once)");
+  }
+  const TicketKey* key = fresh ? &*fresh : open_key_ ? &*open_key_ : nullptr;
   std::vector<uint8_t> no_key;
   socket.write_all(build_link_reply(SPICE_LINK_ERR_OK, key ? std::span<const uint8_t>(key->public_der()) : no_key,
                                     server_common_caps(config_.sasl), Channel::server_channel_caps(m.channel_type)));
-  authenticate(socket, p, m, key ? &*key : nullptr);
-  key.reset();
+  p.awaiting_ticket = fresh.has_value();
+  authenticate(socket, p, m, key);
+  p.awaiting_ticket = false;
+  fresh.reset();
+  // A verified client certificate is part of who the session belongs to.
+  if (auto* t = dynamic_cast<TlsLayer*>(socket.layer()))
+    if (std::string subject = t->peer_subject(); !subject.empty()) p.owner += " with client certificate " + subject;
   guard_->succeeded(socket.peer_host(), p.who);
 
   // Only an authenticated client learns whether a session id is live, and only its own.

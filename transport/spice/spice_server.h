@@ -63,7 +63,8 @@ class SpiceServer {
 
   SpiceServerConfig config_;
   ChannelContext ctx_;
-  std::unique_ptr<TicketKeyPool> keys_;  // a fresh key per link; null with SASL
+  std::unique_ptr<TicketKeyPool> keys_;  // a fresh key per link with tickets
+  std::optional<TicketKey> open_key_;    // ticketing off: nothing is checked, one key serves
   TicketPolicy policy_;
   std::shared_ptr<AuthGuard> guard_;
   int listen_fd_ = -1, tls_listen_fd_ = -1;

@@ -105,7 +105,9 @@ void vnc_auth(Exchange& x) {
   x.s.write_all(std::span<const uint8_t>(challenge));
   VncChallenge response{};
   x.s.read_exact(response.data(), response.size(), time_left(x.d), "VNC authentication response");
-  const auto& who = AuthGuard::kSharedSecret;
+  // Its own identity: DES checks only 8 characters, so a success here must not take back the
+  // failures of full-password guesses (tickets, Plain).
+  const auto& who = AuthGuard::kVncDesPassword;
   if (!x.cfg.password || !vnc_auth_check(*x.cfg.password, challenge, response))
     refuse_credentials(x, who, "Authentication failed", "wrong password");
   if (x.cfg.password_expires && std::chrono::steady_clock::now() >= *x.cfg.password_expires)
@@ -128,6 +130,8 @@ AuthGuard::Identity plain_auth(Exchange& x, std::string* log) {
   if (x.cfg.sasl) {
     SaslAuth sasl("vnc", sasl_address(x.s.fd(), true), sasl_address(x.s.fd(), false), 1);
     ok = sasl.check_password(user, pass);
+    // The name Cyrus canonicalised, as SASL logins on either protocol count it.
+    if (auto canonical = sasl.claimed_user()) who = AuthGuard::user(*canonical);
   } else {
     std::array<uint8_t, 256> a{}, b{};
     std::memcpy(a.data(), pass.data(), std::min(pass.size(), a.size()));
@@ -232,6 +236,25 @@ bool is_anonymous_tls(Method m) {
   return m == Method::TlsNone || m == Method::TlsVnc || m == Method::TlsPlain || m == Method::TlsSasl;
 }
 uint32_t vencrypt_subtype(Method m) { return info(m).subtype; }
+
+std::vector<Method> default_offer(bool certificates, bool sasl, bool password, bool allow_no_auth) {
+  std::vector<Method> offer;
+  if (certificates) {
+    if (sasl) offer.push_back(Method::X509Sasl);
+    if (sasl || password) offer.push_back(Method::X509Plain);
+    if (password) offer.push_back(Method::X509Vnc);
+    if (allow_no_auth) offer.push_back(Method::X509None);
+  } else if (sasl) {
+    offer.push_back(Method::Sasl);
+  } else if (allow_no_auth) {
+    offer.push_back(Method::None);
+  } else {
+    throw std::invalid_argument(
+        "VNC with a password needs TLS (--x509-dir), or an explicit --vnc-security vnc to allow VNC's DES "
+        "authentication without encryption");
+  }
+  return offer;
+}
 
 bool is_x509(Method m) {
   return m == Method::X509None || m == Method::X509Vnc || m == Method::X509Plain || m == Method::X509Sasl;
@@ -370,7 +393,7 @@ HandshakeResult run_security(Socket& s, const SecurityConfig& cfg, Deadline d, c
     case Method::X509Vnc:
     case Method::TlsVnc:
       vnc_auth(x);
-      res.who = AuthGuard::kSharedSecret;
+      res.who = AuthGuard::kVncDesPassword;
       break;
     case Method::X509Plain:
     case Method::TlsPlain:

@@ -44,6 +44,12 @@ struct SecurityConfig {
   void validate() const;
 };
 
+// What to offer when --vnc-security is not given: with certificates only the X509 sub-types the
+// credentials allow (never plain SASL beside them: the type list goes in clear, so a man in the
+// middle could strip VeNCrypt, and a client without a certificate would pick it); without, SASL
+// or None. Throws std::invalid_argument for a password without certificates (DES in clear).
+std::vector<Method> default_offer(bool certificates, bool sasl, bool password, bool allow_no_auth);
+
 // Credentials refused. Already counted against the address (through the FailureHook) when thrown.
 struct AuthRefused : net::ProtocolError {
   AuthRefused(const std::string& why, AuthGuard::Identity w) : ProtocolError(why), who(std::move(w)) {}

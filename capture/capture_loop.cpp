@@ -1,5 +1,13 @@
 #include "capture/capture_loop.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "core/frame_clock.h"
 #include "core/log.h"
 
@@ -18,19 +26,60 @@ CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageT
         tracker.classifier.frame_interval = clock_.interval();
         return tracker;
       }()),
-      frame_limit_(frame_limit) {}
+      frame_limit_(frame_limit) {
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) throw std::runtime_error(std::string("capture: eventfd failed: ") + std::strerror(errno));
+}
 
-CaptureLoop::~CaptureLoop() { stop(); }
+CaptureLoop::~CaptureLoop() {
+  stop();
+  ::close(stop_fd_);
+}
 
-void CaptureLoop::tick(uint64_t index) {
+bool CaptureLoop::tick(uint64_t index) {
   std::lock_guard lock(source_mu_);
   CapturedFrame c = source_.capture(index);
-  if (c.frame) hub_.publish(c.frame, tracker_.update(c.frame, &c.damage, std::chrono::steady_clock::now()));
+  bool changed = false;
+  if (c.frame) {
+    auto now = std::chrono::steady_clock::now();
+    FrameChange change = tracker_.update(c.frame, &c.damage, now);
+    changed = !change.damage.empty() || !change.moves.empty();
+    if (changed) last_change_ = now;
+    // Nothing for viewers when nothing changed and the motion area stayed: an idle desktop
+    // wakes none of their threads.
+    if (changed || !published_ || !(change.motion_area == published_motion_)) {
+      hub_.publish(c.frame, change);
+      published_ = true;
+      published_motion_ = change.motion_area;
+    }
+  }
   if (auto cur = source_.cursor(index); cur && (!last_cursor_ || !same_cursor(*cur, *last_cursor_))) {
     hub_.publish_cursor(*cur);
     last_cursor_ = cur;
   }
   frames_.fetch_add(1);
+  return changed;
+}
+
+CaptureLoop::Wake CaptureLoop::wait(int fd, std::chrono::steady_clock::time_point until) {
+  for (;;) {
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return Wake::Tick;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+    pollfd p[2] = {{stop_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
+    int n = ::ppoll(p, fd >= 0 ? 2 : 1, &ts, nullptr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      spdlog::warn("capture: poll failed: {}; waiting for ticks only", std::strerror(errno));
+      std::this_thread::sleep_until(until);
+      return Wake::Tick;
+    }
+    if (p[0].revents) return Wake::Stop;
+    if (n > 0 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))) return Wake::Lost;
+    if (n > 0 && (p[1].revents & POLLIN)) return Wake::Change;
+    if (n == 0) return Wake::Tick;
+  }
 }
 
 void CaptureLoop::start() {
@@ -43,8 +92,58 @@ void CaptureLoop::start() {
 }
 
 void CaptureLoop::run(std::stop_token st) {
+  std::stop_callback wake_on_stop(st, [this] {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);
+  });
+  // Frame-limited runs (tests, benchmarks) stay on the tick grid: reproducible.
+  int fd = -1;
+  if (!frame_limit_) {
+    std::lock_guard lock(source_mu_);
+    fd = source_.change_fd();
+  }
   uint64_t index = 0;
-  while (clock_.wait_next(st, index)) {
+  for (;;) {
+    while (fd >= 0) {
+      auto tick_at = clock_.time_of(clock_.next_index());
+      // A quiet screen with nothing in motion needs no ticks: changes (and pointer motion) wake
+      // the loop. A slow tick remains for the source's housekeeping (periodic full reads).
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_change_ > kIdleAfter && tracker_.motion_area().empty())
+        tick_at = std::max(tick_at, last_tick_ + kIdleTick);
+      bool queued;
+      {
+        std::lock_guard lock(source_mu_);
+        queued = source_.change_queued();
+      }
+      Wake w = queued ? Wake::Change : wait(fd, tick_at);
+      if (w == Wake::Stop || st.stop_requested()) return;
+      if (w == Wake::Lost) {
+        spdlog::warn("capture: the source's change descriptor closed; capturing on ticks only");
+        fd = -1;
+        break;
+      }
+      if (w == Wake::Tick) break;
+      // A change: read it now, unless the last frame that changed, or the last early read (the
+      // descriptor also wakes for pointer motion), is less than a tick ago.
+      auto at = std::max({std::chrono::steady_clock::now() + kCoalesce, last_change_ + clock_.interval(),
+                          last_early_ + clock_.interval()});
+      if (at >= tick_at) break;
+      if (wait(-1, at) == Wake::Stop) return;
+      try {
+        last_early_ = std::chrono::steady_clock::now();
+        tick(clock_.current_index());
+        early_.fetch_add(1);
+      } catch (const std::exception& e) {
+        spdlog::error("capture: frame on a change failed: {}", e.what());
+      }
+    }
+    // The cap holds for ticks too: a frame that changed just before its tick moves the tick.
+    if (fd >= 0 && last_change_ + clock_.interval() > clock_.time_of(clock_.next_index()) &&
+        wait(-1, last_change_ + clock_.interval()) == Wake::Stop)
+      return;
+    if (!clock_.wait_next(st, index)) return;
+    last_tick_ = std::chrono::steady_clock::now();
     bool last = frame_limit_ && index + 1 >= frame_limit_;
     if (last) index = frame_limit_ - 1;  // a late clock must not skip the final frame
     try {

@@ -1,5 +1,9 @@
 #pragma once
-// Pulls frames from a source at the frame clock's rate and publishes them to a hub.
+// Pulls frames from a source at the frame clock's rate and publishes them to a hub. A source that
+// reports changes (FrameSource::change_fd) is read as soon as one arrives, after a short wait
+// for the rest of its burst, rather than at the next tick; the frame rate stays the cap: two
+// frames that changed are never closer than one tick apart; and while such a source is quiet the
+// ticks slow down to two a second.
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -24,10 +28,23 @@ class CaptureLoop {
   // Input from viewers, handed to the source from any thread.
   void deliver_input(const InputEvent& e);
   uint64_t frames_captured() const { return frames_.load(); }
+  // Frames taken because the source reported a change, before their tick was due.
+  uint64_t early_captures() const { return early_.load(); }
+  // After a change wakes the loop, the rest of its burst (an X client draws text, then the
+  // text cursor) gets this long to arrive.
+  static constexpr std::chrono::microseconds kCoalesce{700};
+  // A source that reports changes is ticked this often once nothing changed for kIdleAfter and
+  // nothing is in motion.
+  static constexpr std::chrono::milliseconds kIdleTick{500};
+  static constexpr std::chrono::milliseconds kIdleAfter{1000};
 
  private:
-  void tick(uint64_t index);
+  enum class Wake { Tick, Change, Stop, Lost };
+  // Returns whether the frame had damage.
+  bool tick(uint64_t index);
   void run(std::stop_token st);
+  // Waits for the source's descriptor, a stop, or `until` (fd -1: only the latter two).
+  Wake wait(int fd, std::chrono::steady_clock::time_point until);
 
   FrameSource& source_;
   FrameHub& hub_;
@@ -37,6 +54,13 @@ class CaptureLoop {
   std::mutex source_mu_;  // sources are not thread-safe; input and capture take turns
   std::optional<CursorState> last_cursor_;
   std::atomic<uint64_t> frames_{0};
+  std::atomic<uint64_t> early_{0};
+  int stop_fd_ = -1;  // an eventfd: a stop wakes a waiting poll
+  std::chrono::steady_clock::time_point last_change_{};  // of the last frame that had damage
+  std::chrono::steady_clock::time_point last_early_{};   // of the last read before its tick
+  std::chrono::steady_clock::time_point last_tick_{};    // of the last read on the tick grid
+  bool published_ = false;
+  Region published_motion_;
   std::jthread thread_;
 };
 

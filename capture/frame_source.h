@@ -28,8 +28,16 @@ class FrameSource {
   virtual ~FrameSource() = default;
   virtual std::string description() const = 0;
   virtual Size size() const = 0;
-  // Produces the frame for tick `index` (indices only grow; some may be skipped).
+  // Produces the frame for tick `index` (indices never decrease; some may be skipped, and a
+  // source that reports changes may be asked twice for one index).
   virtual CapturedFrame capture(uint64_t index) = 0;
+  // Sources that learn of changes (X damage events, frames submitted through the embedding API)
+  // say so, and the capture loop takes a frame at once instead of at the next tick: a descriptor
+  // that becomes readable when something new may have arrived (-1: none, capture on ticks), and
+  // whether a change is already waiting where the descriptor does not show it (a library's own
+  // event queue). Both are asked between captures, change_queued() under the capture lock.
+  virtual int change_fd() const { return -1; }
+  virtual bool change_queued() { return false; }
   // The pointer at tick `index`; nullopt when the source has none.
   virtual std::optional<CursorState> cursor(uint64_t /*index*/) { return std::nullopt; }
   // Input from viewers; sources that cannot take input ignore it.

@@ -2,6 +2,7 @@
 
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/extensions/XInput2.h>
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/XTest.h>
 #include <X11/extensions/Xdamage.h>
@@ -12,16 +13,22 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
+#include "core/frame_pool.h"
 #include "core/log.h"
 
 namespace tessera {
 
 namespace {
 
-constexpr uint64_t kFullReadEvery = 60;  // ticks
+// The whole screen is read this often, for changes XDamage does not report (some direct-rendering
+// paths).
+constexpr std::chrono::seconds kFullReadPeriod{5};
+// More damaged rectangles than this are read as their bounding box, in one request.
+constexpr size_t kMaxRectReads = 16;
 
 // Xlib's default error handler exits the process; ours logs and carries on.
 std::atomic<int> g_last_x_error{0};
@@ -48,15 +55,18 @@ struct X11Source::Impl {
   Damage damage = 0;
   XserverRegion parts = 0;
   int damage_event = 0, xfixes_event = 0, randr_event = 0;
+  int xi_opcode = 0;          // XInput 2: raw motion says when the pointer moved
+  bool pointer_moved = true;  // ask the server where the pointer is (always without XInput 2)
   bool full = true;  // next capture reads and reports the whole screen
   Region pending;
   FramePtr last;
+  FramePool pool;
   std::shared_ptr<CursorImage> cursor_image;
   bool cursor_changed = true;
   uint64_t cursor_serial = 0;
   int pointer_x = 0, pointer_y = 0;
   bool restore_autorepeat = false;
-  uint64_t ticks_since_full = 0;
+  std::chrono::steady_clock::time_point last_full_read = std::chrono::steady_clock::now();
 
   void open(const std::string& display) {
     XInitThreads();
@@ -82,6 +92,18 @@ struct X11Source::Impl {
     parts = XFixesCreateRegion(dpy, nullptr, 0);
     XFixesSelectCursorInput(dpy, root, XFixesDisplayCursorNotifyMask);
     if (randr_event) XRRSelectInput(dpy, root, RRScreenChangeNotifyMask);
+    // Raw motion on the root: the pointer is asked for only after it moved, not on every tick
+    // (a round trip 30 times a second costs the X server and us more than an idle desktop).
+    int xi_event = 0, xi_error = 0, xi_major = 2, xi_minor = 0;
+    if (XQueryExtension(dpy, "XInputExtension", &xi_opcode, &xi_event, &xi_error) &&
+        XIQueryVersion(dpy, &xi_major, &xi_minor) == Success) {
+      unsigned char mask[XIMaskLen(XI_LASTEVENT)] = {};
+      XISetMask(mask, XI_RawMotion);
+      XIEventMask em{XIAllMasterDevices, int(sizeof mask), mask};
+      XISelectEvents(dpy, root, &em, 1);
+    } else {
+      xi_opcode = 0;
+    }
     // Viewers send their own key repeats; the X server's would double them.
     XKeyboardState ks{};
     XGetKeyboardControl(dpy, &ks);
@@ -163,6 +185,9 @@ struct X11Source::Impl {
         if (rects) XFree(rects);
       } else if (ev.type == xfixes_event + XFixesCursorNotify) {
         cursor_changed = true;
+      } else if (xi_opcode && ev.type == GenericEvent && ev.xcookie.extension == xi_opcode &&
+                 ev.xcookie.evtype == XI_RawMotion) {
+        pointer_moved = true;
       } else if (randr_event && ev.type == randr_event + RRScreenChangeNotify) {
         XRRUpdateConfiguration(&ev);
         Size now{DisplayWidth(dpy, screen), DisplayHeight(dpy, screen)};
@@ -175,6 +200,45 @@ struct X11Source::Impl {
     }
   }
 
+  // Reads `r` of the root window into `f`; false when the X server refused.
+  bool read_rect(const Rect& r, Frame& f) {
+    XImage* img = nullptr;
+    bool shared = shm && image;
+    if (shared) {
+      // A header of the rectangle's size over the same segment.
+      img = XShmCreateImage(dpy, DefaultVisual(dpy, screen), 24, ZPixmap, shminfo.shmaddr, &shminfo,
+                            unsigned(r.width), unsigned(r.height));
+      if (img && !XShmGetImage(dpy, root, img, r.x, r.y, AllPlanes)) {
+        XDestroyImage(img);
+        return false;
+      }
+    } else {
+      img = XGetImage(dpy, root, r.x, r.y, unsigned(r.width), unsigned(r.height), AllPlanes, ZPixmap);
+    }
+    if (!img) return false;
+    if (img->bits_per_pixel == 32 && img->byte_order == LSBFirst) {
+      for (int32_t y = 0; y < r.height; ++y)
+        std::memcpy(f.row(r.y + y) + r.x, img->data + size_t(y) * size_t(img->bytes_per_line), size_t(r.width) * 4);
+    } else {
+      for (int32_t y = 0; y < r.height; ++y)
+        for (int32_t x = 0; x < r.width; ++x) f.row(r.y + y)[r.x + x] = uint32_t(XGetPixel(img, x, y)) & 0xFFFFFFu;
+    }
+    XDestroyImage(img);  // a shared image's header only; the segment stays
+    return true;
+  }
+
+  // The last frame with only the damaged rectangles read again: far less for the X server to
+  // copy than the whole screen when a few characters changed. Null when a read failed.
+  FramePtr read_damage(const Region& changed) {
+    std::vector<Rect> rects = changed.rects();
+    if (rects.size() > kMaxRectReads) rects = {changed.bounds()};
+    auto f = pool.acquire(last->size());
+    std::memcpy(f->data(), last->data(), last->byte_size());
+    for (const Rect& r : rects)
+      if (!read_rect(r, *f)) return nullptr;
+    return f;
+  }
+
   FramePtr read_screen() {
     XImage* img = image;
     XImage* owned = nullptr;
@@ -185,7 +249,7 @@ struct X11Source::Impl {
       if (!owned) return nullptr;
       img = owned;
     }
-    auto f = std::make_shared<Frame>(size.width, size.height);
+    auto f = pool.acquire(size);
     const size_t row = size_t(size.width) * 4;
     if (img->bits_per_pixel == 32 && img->byte_order == LSBFirst) {
       for (int y = 0; y < size.height; ++y)
@@ -233,12 +297,18 @@ CapturedFrame X11Source::capture(uint64_t) {
   Rect all{0, 0, d.size.width, d.size.height};
   // Quiet: read nothing, except a full read now and then for changes XDamage does not report
   // (some direct-rendering paths).
-  if (++d.ticks_since_full >= kFullReadEvery) d.full = true;
+  if (std::chrono::steady_clock::now() - d.last_full_read >= kFullReadPeriod) d.full = true;
   if (!d.full && d.pending.empty() && d.last) return {d.last, Region()};
-  FramePtr f = d.read_screen();
+  Region partial = d.pending;
+  partial.intersect(Region(all));
+  FramePtr f;
+  // Most of the screen changed: one read of all of it is cheaper than many of parts.
+  if (!d.full && d.last && d.last->size() == d.size && partial.area() * 2 < int64_t(all.area()))
+    f = d.read_damage(partial);
+  if (!f) f = d.read_screen();
   if (!f && !d.last) throw std::runtime_error("x11: cannot read the screen of '" + d.name + "'");
   if (!f) return {d.last, Region()};
-  if (d.full) d.ticks_since_full = 0;
+  if (d.full) d.last_full_read = std::chrono::steady_clock::now();
   CapturedFrame out;
   out.frame = f;
   if (d.full || !d.last || d.last->size() != f->size()) {
@@ -251,6 +321,15 @@ CapturedFrame X11Source::capture(uint64_t) {
   d.full = false;
   d.last = f;
   return out;
+}
+
+int X11Source::change_fd() const { return ConnectionNumber(impl_->dpy); }
+
+bool X11Source::change_queued() {
+  Impl& d = *impl_;
+  // Events Xlib already read off the socket (while answering another request) leave the
+  // descriptor quiet.
+  return !d.pending.empty() || XEventsQueued(d.dpy, QueuedAlready) > 0;
 }
 
 std::optional<CursorState> X11Source::cursor(uint64_t) {
@@ -277,7 +356,7 @@ std::optional<CursorState> X11Source::cursor(uint64_t) {
       XFree(ci);
     }
     d.cursor_changed = false;
-  } else {
+  } else if (d.pointer_moved || !d.xi_opcode) {
     Window r, c;
     int rx = 0, ry = 0, wx = 0, wy = 0;
     unsigned mask = 0;
@@ -286,6 +365,7 @@ std::optional<CursorState> X11Source::cursor(uint64_t) {
       d.pointer_y = ry;
     }
   }
+  d.pointer_moved = false;
   if (!d.cursor_image) return std::nullopt;
   return CursorState{d.cursor_image, d.pointer_x, d.pointer_y, true};
 }

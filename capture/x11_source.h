@@ -3,7 +3,8 @@
 // memory is not available, e.g. a remote display), XDamage reports as hints for the damage
 // tracker (nothing is read while the screen is quiet), XFixes for the cursor image, RandR for
 // size changes (a new frame size, so clients get a new surface), and XTest to inject viewers'
-// keys and pointer. Keys arrive as evdev codes: X keycode = evdev + 8, as X servers using the
+// keys and pointer. Damage events wake the capture loop, so a change is read as soon as it
+// happens rather than at the next tick. Keys arrive as evdev codes: X keycode = evdev + 8, as X servers using the
 // evdev keycode set (Xorg, Xvfb) number them.
 #include <memory>
 #include <string>
@@ -24,6 +25,9 @@ class X11Source : public FrameSource {
   CapturedFrame capture(uint64_t index) override;
   std::optional<CursorState> cursor(uint64_t index) override;
   void handle_input(const InputEvent& event) override;
+  // The X connection: damage events wake the capture loop.
+  int change_fd() const override;
+  bool change_queued() override;
 
  private:
   struct Impl;

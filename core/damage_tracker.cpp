@@ -12,6 +12,9 @@ namespace tessera {
 namespace {
 
 constexpr int32_t kMinColumnGap = 8;
+// What one more rectangle costs a client and the wire, in pixels sent: merging boxes into their
+// bounding box pays while it adds fewer unchanged pixels than this per box saved.
+constexpr int32_t kBoxSlackPixels = 256;
 
 struct TileGroup {
   Rect bounds;                // in pixels
@@ -57,11 +60,16 @@ std::vector<TileGroup> tile_groups(const TileGrid& g, const std::vector<uint8_t>
 // `min_gap` identical columns: two windows side by side scroll (or not) independently.
 std::vector<Rect> changed_column_spans(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_gap) {
   std::vector<uint8_t> col(size_t(area.width), 0);
-  for (int32_t y = area.y; y < area.bottom(); ++y) {
+  int32_t marked = 0;
+  for (int32_t y = area.y; y < area.bottom() && marked < area.width; ++y) {
     const uint32_t* p = prev.row(y) + area.x;
     const uint32_t* c = cur.row(y) + area.x;
     if (std::memcmp(p, c, size_t(area.width) * 4) == 0) continue;
-    for (int32_t x = 0; x < area.width; ++x) col[size_t(x)] |= p[x] != c[x];
+    for (int32_t x = 0; x < area.width; ++x)
+      if (!col[size_t(x)] && p[x] != c[x]) {
+        col[size_t(x)] = 1;
+        ++marked;  // every column changed: no gap can be found below
+      }
   }
   std::vector<Rect> spans;
   int32_t start = -1, gap = 0;
@@ -203,6 +211,47 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
   out.moves = std::move(moves);
 }
 
+Region DamageTracker::exact_damage(const Frame& cur, const std::vector<uint8_t>& paint,
+                                   const std::vector<uint8_t>& moving, const std::vector<uint8_t>& refresh) {
+  // Motion and repaints after motion go as whole tiles (video frames, lossless repaints).
+  std::vector<uint8_t> whole(grid_.count()), exact(grid_.count());
+  for (size_t i = 0; i < paint.size(); ++i) {
+    whole[i] = paint[i] & (moving[i] | refresh[i]);
+    exact[i] = paint[i] & !whole[i];
+  }
+  Region out = grid_.region_of(whole);
+  // A static change is only its changed pixels: each tile shrinks to their box, and a group of
+  // neighbouring tiles becomes one box where that adds little (fewer, larger draws).
+  for (const TileGroup& g : tile_groups(grid_, exact, seen_)) {
+    // A group that fills its bounding tiles (a whole-screen change) is one box: no need to
+    // look tile by tile.
+    Rect span = grid_.tiles_touching(g.bounds);
+    if (int64_t(g.tiles.size()) == span.area()) {
+      Rect b = changed_bounds(ref_, cur, g.bounds);
+      out.add(b.empty() ? g.bounds : b);
+      continue;
+    }
+    Region boxes;
+    for (size_t i : g.tiles) {
+      Rect tile = grid_.rect(int32_t(i % size_t(grid_.cols())), int32_t(i / size_t(grid_.cols())));
+      Rect b = changed_bounds(ref_, cur, tile);
+      boxes.add(b.empty() ? tile : b);  // a tile marked changed always holds a difference
+    }
+    Rect bounds = boxes.bounds();
+    int64_t area = boxes.area();
+    bool one_box = bounds.area() <= area + area / 4 + int64_t(kBoxSlackPixels) * int64_t(boxes.rect_count() - 1);
+    // Never across a tile where nothing changed.
+    Rect t = grid_.tiles_touching(bounds);
+    for (int32_t row = t.y; one_box && row < t.bottom(); ++row)
+      for (int32_t col = t.x; one_box && col < t.right(); ++col) one_box = exact[grid_.index(col, row)] != 0;
+    if (one_box)
+      out.add(bounds);
+    else
+      out.add(boxes);
+  }
+  return out;
+}
+
 FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Clock::time_point now) {
   FrameChange out;
   ++frames_;
@@ -265,7 +314,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     paint[i] = changed_[i] | refresh[i];
     moving[i] = changed_[i] & motion_mask_[i];
   }
-  out.damage = grid_.region_of(paint);
+  out.damage = exact_damage(*frame, paint, moving, refresh);
   out.motion = grid_.region_of(moving);
   out.refresh = grid_.region_of(refresh);
   out.motion_area = grid_.region_of(motion_mask_);

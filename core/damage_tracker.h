@@ -1,7 +1,8 @@
 #pragma once
 // The damage tracker: compares each new frame, in tiles, with what viewers have (the frames
 // so far as the tracker reported them), recognises content that scrolled, and classifies what
-// changed as static or motion. A source's damage hints narrow the search, but every
+// changed as static or motion. Static damage is reported as exactly the changed pixels' boxes,
+// not whole tiles. A source's damage hints narrow the search, but every
 // `full_scan_interval` frames the whole frame is compared anyway: since the reference only
 // takes reported changes, a change the source forgot is caught within that many frames.
 #include <chrono>
@@ -60,6 +61,9 @@ class DamageTracker {
 
  private:
   void find_moves(const Frame& cur, FrameChange& out);
+  // What to paint: whole tiles for motion and repaints, exact boxes for static changes.
+  Region exact_damage(const Frame& cur, const std::vector<uint8_t>& paint, const std::vector<uint8_t>& moving,
+                      const std::vector<uint8_t>& refresh);
   void update_motion_mask();
   bool diff_accelerated(const Frame& f);
   void classify(Clock::time_point now);

@@ -16,6 +16,17 @@ Frame::Frame(int32_t width, int32_t height, int32_t stride) {
   pixels_.assign(size_t(stride) * size_t(height), 0);
 }
 
+Frame Frame::uninitialized(int32_t width, int32_t height) {
+  Frame f;
+  if (width < 0 || height < 0) throw std::invalid_argument("negative frame size");
+  if (width > 16384 || height > 16384) throw std::invalid_argument("frame larger than 16384 px");
+  f.width_ = width;
+  f.height_ = height;
+  f.stride_ = width * 4;
+  f.pixels_.resize(size_t(f.stride_) * size_t(height));
+  return f;
+}
+
 void Frame::fill(const Rect& r, uint32_t px) {
   Rect c = r.intersect(bounds());
   for (int32_t y = c.y; y < c.bottom(); ++y) {

@@ -3,17 +3,41 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/rect.h"
 
 namespace tessera {
 
+// Leaves bytes a vector grows by unset: a frame about to be overwritten whole (a capture) need
+// not be cleared first.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+};
+
 class Frame {
  public:
   Frame() = default;
   // stride 0 means tightly packed (width * 4). A larger stride leaves padding after each row.
+  // The pixels start black (zero).
   Frame(int32_t width, int32_t height, int32_t stride = 0);
+  // A tightly packed frame whose pixels are left unset, for callers that write every one.
+  static Frame uninitialized(int32_t width, int32_t height);
 
   int32_t width() const { return width_; }
   int32_t height() const { return height_; }
@@ -43,7 +67,7 @@ class Frame {
   int32_t width_ = 0;
   int32_t height_ = 0;
   int32_t stride_ = 0;
-  std::vector<uint8_t> pixels_;
+  std::vector<uint8_t, DefaultInitAllocator<uint8_t>> pixels_;
 };
 
 using FramePtr = std::shared_ptr<const Frame>;

@@ -28,6 +28,12 @@ uint64_t FrameClock::current_index() const {
   return uint64_t(elapsed / interval_);
 }
 
+uint64_t FrameClock::next_index() const { return first_ ? 0 : std::max(last_ + 1, current_index()); }
+
+std::chrono::steady_clock::time_point FrameClock::time_of(uint64_t index) const {
+  return start_ + interval_ * int64_t(index);
+}
+
 bool FrameClock::wait_next(std::stop_token stop, uint64_t& index) {
   if (first_) {
     // Tick 0 is now, not when the clock was built: set-up in between (encoder probing) must
@@ -38,8 +44,8 @@ bool FrameClock::wait_next(std::stop_token stop, uint64_t& index) {
     index = 0;
     return !stop.stop_requested();
   }
-  uint64_t next = std::max(last_ + 1, current_index());
-  auto deadline = start_ + interval_ * int64_t(next);
+  uint64_t next = next_index();
+  auto deadline = time_of(next);
   std::unique_lock lock(mu_);
   if (cv_.wait_until(lock, stop, deadline, [] { return false; }), stop.stop_requested()) return false;
   last_ = next;

@@ -25,6 +25,9 @@ class FrameClock {
   bool wait_next(std::stop_token stop, uint64_t& index);
   // The tick index that wall time has reached now.
   uint64_t current_index() const;
+  // The index wait_next() will give next, and when that tick is due.
+  uint64_t next_index() const;
+  std::chrono::steady_clock::time_point time_of(uint64_t index) const;
 
  private:
   double fps_;

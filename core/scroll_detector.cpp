@@ -11,15 +11,36 @@ namespace tessera {
 
 namespace {
 
+// Four independent lanes over two pixels at a time: a long dependency chain per pixel made row
+// hashing the slowest part of a full-screen change.
 uint64_t hash_row(const uint32_t* p, int32_t n, bool& flat) {
-  uint64_t h = 0x9E3779B97F4A7C15ull;
-  flat = true;
-  for (int32_t i = 0; i < n; ++i) {
-    h = (h ^ p[i]) * 0x100000001B3ull;
-    h ^= h >> 29;
-    flat = flat && p[i] == p[0];
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t h0 = 0x243F6A8885A308D3ull, h1 = 0x13198A2E03707344ull, h2 = 0xA4093822299F31D0ull,
+           h3 = 0x082EFA98EC4E6C89ull;
+  const uint32_t first = p[0];
+  uint32_t diff = 0;
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t a, b, c, d;
+    std::memcpy(&a, p + i, 8);
+    std::memcpy(&b, p + i + 2, 8);
+    std::memcpy(&c, p + i + 4, 8);
+    std::memcpy(&d, p + i + 6, 8);
+    h0 = (h0 ^ a) * kMul;
+    h1 = (h1 ^ b) * kMul;
+    h2 = (h2 ^ c) * kMul;
+    h3 = (h3 ^ d) * kMul;
+    for (int32_t k = 0; k < 8; ++k) diff |= p[i + k] ^ first;
   }
-  return h;
+  for (; i < n; ++i) {
+    h0 = (h0 ^ p[i]) * kMul;
+    diff |= p[i] ^ first;
+  }
+  flat = diff == 0;
+  uint64_t h = h0 ^ (h1 << 1 | h1 >> 63) ^ (h2 << 2 | h2 >> 62) ^ (h3 << 3 | h3 >> 61) ^ uint64_t(n);
+  h ^= h >> 31;
+  h *= kMul;
+  return h ^ (h >> 29);
 }
 
 bool rows_equal(const Frame& a, int32_t ya, const Frame& b, int32_t yb, int32_t x, int32_t w) {
@@ -55,13 +76,21 @@ std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, co
   const size_t rows = static_cast<size_t>(h);
   std::vector<uint64_t> hp(rows), hc(rows);
   std::vector<uint8_t> flat_c(rows);
+  // The new rows first: too few distinctive ones (a solid fill, a blank page) cannot vote for a
+  // shift, and the old rows need no hashing.
+  int32_t distinctive = 0;
+  for (int32_t i = 0; i < h; ++i) {
+    bool fc = false;
+    hc[size_t(i)] = hash_row(cur.row(a.y + i) + a.x, a.width, fc);
+    flat_c[size_t(i)] = fc;
+    distinctive += !fc;
+  }
+  if (distinctive < min_rows / 2) return std::nullopt;
   std::unordered_multimap<uint64_t, int32_t> where;
   where.reserve(rows);
   for (int32_t i = 0; i < h; ++i) {
-    bool fp = false, fc = false;
+    bool fp = false;
     hp[size_t(i)] = hash_row(prev.row(a.y + i) + a.x, a.width, fp);
-    hc[size_t(i)] = hash_row(cur.row(a.y + i) + a.x, a.width, fc);
-    flat_c[size_t(i)] = fc;
     if (!fp) where.emplace(hp[size_t(i)], i);
   }
   // Each distinctive row of the new frame votes for the shifts that would explain it.

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "capture/change_signal.h"
 #include "capture/capture_loop.h"
 #include "capture/frame_source.h"
 #include "core/frame_hub.h"
@@ -55,7 +56,15 @@ class EmbedSource final : public FrameSource {
     std::lock_guard lock(mu_);
     CapturedFrame c{latest_, pending_};
     pending_.clear();
+    changed_.clear();
     return c;
+  }
+
+  // A submitted frame is taken at once, not at the next tick.
+  int change_fd() const override { return changed_.fd(); }
+  bool change_queued() override {
+    std::lock_guard lock(mu_);
+    return !pending_.empty();
   }
 
   std::optional<CursorState> cursor(uint64_t) override {
@@ -75,6 +84,7 @@ class EmbedSource final : public FrameSource {
     }
     pointer_x_ = int32_t(std::clamp<int64_t>(x, 0, std::max(0, latest_->width() - 1)));
     pointer_y_ = int32_t(std::clamp<int64_t>(y, 0, std::max(0, latest_->height() - 1)));
+    changed_.set();  // the arrow moves now, not at the next (perhaps slow) tick
   }
 
   // `damage` null: the whole frame changed. Rectangles are already clipped to the frame.
@@ -82,11 +92,11 @@ class EmbedSource final : public FrameSource {
     std::lock_guard lock(mu_);
     bool resized = frame->size() != latest_->size();
     latest_ = std::move(frame);
-    if (resized || !damage) {
+    if (resized || !damage)
       pending_ = Region(latest_->bounds());
-      return;
-    }
-    for (const Rect& r : *damage) pending_.add(r);
+    else
+      for (const Rect& r : *damage) pending_.add(r);
+    changed_.set();
   }
 
  private:
@@ -94,6 +104,7 @@ class EmbedSource final : public FrameSource {
   mutable std::mutex mu_;
   FramePtr latest_;
   Region pending_;
+  ChangeSignal changed_;
   int32_t pointer_x_ = 0, pointer_y_ = 0;
 };
 

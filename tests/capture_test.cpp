@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 #include "capture/capture_loop.h"
+#include "capture/change_signal.h"
 #include "capture/demo_source.h"
 #include "capture/frame_source.h"
 #include "capture/image_source.h"
@@ -139,6 +142,83 @@ TEST(CaptureLoop, PublishesFramesAndCursor) {
   EXPECT_NE(first->frame, second->frame);
   loop.stop();
   EXPECT_GE(loop.frames_captured(), 2u);
+}
+
+namespace {
+
+// A source that changes only when told to, and says so through a ChangeSignal.
+class SignalledSource final : public FrameSource {
+ public:
+  std::string description() const override { return "signalled"; }
+  Size size() const override { return {32, 32}; }
+  CapturedFrame capture(uint64_t) override {
+    std::lock_guard lock(mu_);
+    signal_.clear();
+    if (!frame_ || changes_) {
+      auto f = std::make_shared<Frame>(32, 32);
+      f->fill(f->bounds(), bgrx(uint8_t(version_ * 40), 0, 0));
+      frame_ = std::move(f);
+      bool first = captures_with_change_ == 0 && !changes_;
+      changes_ = false;
+      ++captures_with_change_;
+      return {frame_, first ? Region(frame_->bounds()) : Region(Rect{0, 0, 32, 32})};
+    }
+    return {frame_, Region()};
+  }
+  int change_fd() const override { return signal_.fd(); }
+  bool change_queued() override {
+    std::lock_guard lock(mu_);
+    return changes_;
+  }
+  void change() {
+    std::lock_guard lock(mu_);
+    ++version_;
+    changes_ = true;
+    signal_.set();
+  }
+  int captures_with_change() {
+    std::lock_guard lock(mu_);
+    return captures_with_change_;
+  }
+
+ private:
+  std::mutex mu_;
+  ChangeSignal signal_;
+  FramePtr frame_;
+  bool changes_ = false;
+  int version_ = 0, captures_with_change_ = 0;
+};
+
+}  // namespace
+
+// A change is read at once, not at the next tick; a burst is not read faster than the frame rate.
+TEST(CaptureLoop, ChangesAreReadAtOnceButNoFasterThanTheFrameRate) {
+  SignalledSource src;
+  FrameHub hub;
+  CaptureLoop loop(src, hub, 4);  // a tick every 250 ms
+  loop.start();
+  auto sub = hub.subscribe();
+  sub->take_frame();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // clear of the first frame's cap
+  sub->take_frame();
+  auto t0 = std::chrono::steady_clock::now();
+  src.change();
+  ASSERT_TRUE(sub->wait(std::chrono::milliseconds(1000)));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(sub->take_frame());
+  EXPECT_LT(waited, std::chrono::milliseconds(60)) << "the change waited for the tick";
+  EXPECT_GE(loop.early_captures(), 1u);
+  // A change every 10 ms for a second: frames with damage stay at the frame rate (4 or 5 of
+  // them, the first one early), not one per change.
+  int before = src.captures_with_change();
+  for (int i = 0; i < 100; ++i) {
+    src.change();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int taken = src.captures_with_change() - before;
+  EXPECT_GE(taken, 3);
+  EXPECT_LE(taken, 5);
+  loop.stop();
 }
 
 namespace {

@@ -258,7 +258,7 @@ TEST(DamageTracker, FirstFrameAndSizeChangeAreFullDamage) {
   auto b2 = std::make_shared<Frame>(4097, 3);
   b2->set_pixel(4096, 2, 1);
   c = tracker.update(b2, nullptr, at(3));
-  EXPECT_EQ(c.damage.bounds(), (Rect{4096 / 32 * 32, 0, 4097 - 4096 / 32 * 32, 3}));
+  EXPECT_EQ(c.damage.bounds(), (Rect{4096, 2, 1, 1}));  // exactly the changed pixel, not its tile
 }
 
 // A viewer that skips frames gets accumulated moves and damage from the hub, and must still

@@ -342,6 +342,7 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
       break;
     case SPICE_MSG_DISPLAY_COPY_BITS:
     case SPICE_MSG_DISPLAY_DRAW_COPY:
+    case SPICE_MSG_DISPLAY_DRAW_FILL:
       if (!view_.has_surface()) throw std::runtime_error("drawing before SURFACE_CREATE");
       break;
     default:
@@ -351,6 +352,7 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
   surface_created = view_.has_surface();
   const auto& n = view_.counters();
   draws = n.draws, lz4_draws = n.lz4_draws, bitmap_draws = n.bitmap_draws, copies = n.copies;
+  palette_draws = n.palette_draws, fills = n.fills;
 }
 
 }  // namespace tessera::test

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -354,6 +355,16 @@ TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
   // Continuous updates: the server pushes without being asked, so the stalled client's socket fills.
   stalled->send(BeWriter().u8(2).u8(0).u16(2).s32(0).s32(rfb::kContinuousUpdates).take());
   stalled->send(BeWriter().u8(150).u8(1).u16(0).u16(0).u16(96).u16(64).take());
+  // And full-frame requests all along: the small exact changes of a 96x64 desktop alone would
+  // take long to fill the socket.
+  std::atomic<bool> asking{true};
+  std::thread ask([&] {
+    auto fur = BeWriter().u8(3).u8(0).u16(0).u16(0).u16(96).u16(64).take();
+    while (asking) {
+      (void)!::send(stalled->fd_, fur.data(), fur.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      std::this_thread::sleep_for(5ms);
+    }
+  });
   auto a = connect(), b = connect();
   for (int round = 0; round < 20; ++round) {
     for (Rfb* c : {a.get(), b.get()}) {
@@ -362,6 +373,8 @@ TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
     }
   }
   EXPECT_TRUE(logs.wait_for("client stopped reading: send timed out", 8000));
+  asking = false;
+  ask.join();
   EXPECT_EQ(raw_frame(*a).size(), 96u * 64 * 4);
   loop.stop();
 }

@@ -856,8 +856,9 @@ def main(argv):
                         "%d invalidates" % res["invalidates"] if diff == 0 else
                         "%d of %d pixels differ, first %s" % (diff, dw * dh, first))
             time.sleep(0.3)
-            m = re.search(r"sent (\d+) updates: (\d+) draws \((\d+) LZ4\), (\d+) copy-bits", s.log())
-            R.check("demo: scrolls went as COPY_BITS", m is not None and int(m.group(4)) > 0,
+            m = re.search(r"sent (\d+) updates: (\d+) draws \((\d+) LZ4, (\d+) palette\), (\d+) fills, "
+                          r"(\d+) copy-bits", s.log())
+            R.check("demo: scrolls went as COPY_BITS", m is not None and int(m.group(6)) > 0,
                     m.group(0) if m else "no display statistics in the log\n" + tail(s.log()))
             stop_server(R, label, s)
     except Exception as e:  # a bug in this script is a failure too

@@ -60,6 +60,21 @@ void ClientView::apply(uint16_t type, std::span<const uint8_t> body) {
     case SPICE_MSG_DISPLAY_DRAW_COPY:
       draw_copy(body);
       return;
+    case SPICE_MSG_DISPLAY_DRAW_FILL: {
+      if (!created_) throw std::runtime_error("DRAW_FILL before SURFACE_CREATE");
+      r.u32();
+      Rect box = read_box(r);
+      if (r.u8() != SPICE_CLIP_TYPE_NONE) throw std::runtime_error("DRAW_FILL with a clip");
+      if (r.u8() != SPICE_BRUSH_TYPE_SOLID) throw std::runtime_error("DRAW_FILL without a solid brush");
+      uint32_t colour = r.u32();
+      if (r.u16() != SPICE_ROPD_OP_PUT) throw std::runtime_error("DRAW_FILL with a raster operation other than PUT");
+      r.u8(), r.i32(), r.i32();
+      if (r.u32() != 0) throw std::runtime_error("DRAW_FILL with a mask");
+      if (box.empty() || box.intersect(surface_.bounds()) != box) throw std::runtime_error("DRAW_FILL outside the surface");
+      surface_.fill(box, colour & 0xFFFFFFu);
+      ++counted_.fills;
+      return;
+    }
     case SPICE_MSG_DISPLAY_STREAM_CREATE: {
       r.u32();
       uint32_t id = r.u32();
@@ -133,15 +148,40 @@ void ClientView::draw_copy(std::span<const uint8_t> body) {
     throw std::runtime_error("DRAW_COPY image does not fit its box");
   pixels_.resize(size_t(w) * 4 * size_t(h));
   if (type == SPICE_IMAGE_TYPE_BITMAP) {
-    if (img.u8() != SPICE_BITMAP_FMT_32BIT) throw std::runtime_error("bitmap not 32BIT");
+    uint8_t format = img.u8();
     if (!(img.u8() & SPICE_BITMAP_FLAGS_TOP_DOWN)) throw std::runtime_error("bitmap not top-down");
-    img.u32(), img.u32();
+    if (int32_t(img.u32()) != w || int32_t(img.u32()) != h) throw std::runtime_error("bitmap size differs from its image");
     uint32_t stride = img.u32();
-    img.u32();
-    if (stride != uint32_t(w) * 4) throw std::runtime_error("bitmap stride is not width * 4");
-    auto data = img.bytes(pixels_.size());
-    std::memcpy(pixels_.data(), data.data(), data.size());
-    ++counted_.bitmap_draws;
+    uint32_t palette_off = img.u32();
+    if (format == SPICE_BITMAP_FMT_32BIT) {
+      if (stride != uint32_t(w) * 4) throw std::runtime_error("bitmap stride is not width * 4");
+      auto data = img.bytes(pixels_.size());
+      std::memcpy(pixels_.data(), data.data(), data.size());
+      ++counted_.bitmap_draws;
+    } else {
+      int bits = format == SPICE_BITMAP_FMT_1BIT_BE ? 1 : format == SPICE_BITMAP_FMT_4BIT_BE ? 4
+                 : format == SPICE_BITMAP_FMT_8BIT ? 8 : 0;
+      if (!bits) throw std::runtime_error("bitmap of an unexpected format " + std::to_string(format));
+      if (stride != (uint32_t(w) * uint32_t(bits) + 7) / 8) throw std::runtime_error("palette bitmap stride is wrong");
+      auto data = img.bytes(size_t(stride) * size_t(h));
+      if (palette_off == 0 || palette_off > body.size()) throw std::runtime_error("palette offset outside the message");
+      WireReader pal(body.subspan(palette_off), "palette");
+      pal.u64();
+      uint16_t n = pal.u16();
+      if (n == 0 || n > (1u << bits)) throw std::runtime_error("palette size does not fit the bitmap format");
+      std::vector<uint32_t> colours(n);
+      for (auto& c : colours) c = pal.u32();
+      auto* out = reinterpret_cast<uint32_t*>(pixels_.data());
+      const int per_byte = 8 / bits;
+      for (int32_t y = 0; y < h; ++y)
+        for (int32_t x = 0; x < w; ++x) {
+          uint8_t byte = data[size_t(y) * stride + size_t(x / per_byte)];
+          unsigned i = (byte >> (8 - bits * (x % per_byte + 1))) & ((1u << bits) - 1);
+          if (i >= n) throw std::runtime_error("palette index past the palette");
+          out[size_t(y) * size_t(w) + size_t(x)] = colours[i];
+        }
+      ++counted_.palette_draws;
+    }
   } else if (type == SPICE_IMAGE_TYPE_LZ4) {
     uint32_t size = img.u32();
     WireReader d(img.bytes(size), "LZ4 data");

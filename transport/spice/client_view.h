@@ -1,6 +1,7 @@
 #pragma once
 // What a SPICE client shows, rebuilt from the display messages Tessera sends: the surface,
-// COPY_BITS, DRAW_COPY (bitmap and LZ4) and video streams, decoded by FFmpeg's own decoders.
+// COPY_BITS, DRAW_FILL (solid), DRAW_COPY (32-bit and palette bitmaps, LZ4) and video streams,
+// decoded by FFmpeg's own decoders.
 // The bench and the tests compare this picture with the source frame, so quality is measured
 // on what a client would see. Never used by the server. Malformed or unexpected messages
 // (formats the server never sends) throw std::runtime_error.
@@ -26,7 +27,7 @@ class ClientView {
   size_t live_streams() const { return streams_.size(); }
   uint64_t decoded_frames() const { return decoded_; }
   struct Counters {
-    uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, copies = 0;
+    uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, palette_draws = 0, fills = 0, copies = 0;
   };
   const Counters& counters() const { return counted_; }
 

@@ -21,8 +21,9 @@ void DisplayChannel::on_stop() {
   PushChannel::on_stop();
   if (!writer_) return;
   const auto& sent = writer_->counters();
-  spdlog::info("{}: sent {} updates: {} draws ({} LZ4), {} copy-bits, {} image bytes; {}", tag(), sent.updates,
-               sent.draws, sent.lz4_draws, sent.copies, sent.bytes, writer_->video().summary());
+  spdlog::info("{}: sent {} updates: {} draws ({} LZ4, {} palette), {} fills, {} copy-bits, {} image bytes; {}",
+               tag(), sent.updates, sent.draws, sent.lz4_draws, sent.palette_draws, sent.fills, sent.copies, sent.bytes,
+               writer_->video().summary());
 }
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {

@@ -1,6 +1,8 @@
 #include "transport/spice/display_update_writer.h"
 
 #include "core/log.h"
+#include "encode/palette_image.h"
+#include "encode/uniform_bands.h"
 
 namespace tessera::spice {
 
@@ -26,18 +28,47 @@ bool DisplayUpdateWriter::send_waiting(uint16_t type, const Body& body) {
   return true;
 }
 
-void DisplayUpdateWriter::send_rect(const Frame& f, const Rect& r) {
+void DisplayUpdateWriter::send_image(const Frame& f, const Rect& r) {
   auto t0 = Clock::now();
-  bool lz4 = lz4_ && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) &&
-             preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF && r.area() >= kMinLz4Pixels;
-  Body b = lz4 ? draw_copy_lz4(f, r, next_image_id_++, lz4_encoder_) : Body{};
-  const bool sent_lz4 = !b.empty();
-  if (!sent_lz4) b = draw_copy_bitmap(f, r, next_image_id_++);
+  const bool compress = preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF;
+  // Few colours (text, flat UI): palette indices. The smallest body of the candidates goes.
+  Body b;
+  bool palette = false, lz4 = false;
+  if (compress)
+    if (auto p = palette_image(f, r)) {
+      b = draw_copy_palette(r, next_image_id_, *p);
+      palette = true;
+    }
+  if (compress && lz4_ && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) && r.area() >= kMinLz4Pixels) {
+    Body z = draw_copy_lz4(f, r, next_image_id_, lz4_encoder_);
+    if (!z.empty() && (b.empty() || z.size() < b.size())) {
+      b = std::move(z);
+      palette = false;
+      lz4 = true;
+    }
+  }
+  if (b.empty()) b = draw_copy_bitmap(f, r, next_image_id_);
+  ++next_image_id_;
   sent_.lossless_time += Clock::now() - t0;
   send_(SPICE_MSG_DISPLAY_DRAW_COPY, b);
   ++sent_.draws;
-  sent_.lz4_draws += sent_lz4;
+  sent_.lz4_draws += lz4;
+  sent_.palette_draws += palette;
   sent_.bytes += b.size();
+}
+
+void DisplayUpdateWriter::send_rect(const Frame& f, const Rect& r) {
+  for (const Band& band : uniform_bands(f, r)) {
+    if (ready_ && !ready_()) return;
+    if (band.solid) {
+      Body b = draw_fill(band.rect, *band.solid);
+      send_(SPICE_MSG_DISPLAY_DRAW_FILL, b);
+      ++sent_.fills;
+      sent_.bytes += b.size();
+    } else {
+      send_image(f, band.rect);
+    }
+  }
 }
 
 void DisplayUpdateWriter::send_lossless(const Frame& f, const Region& region) {

@@ -1,6 +1,8 @@
 #pragma once
 // Turns frame updates into display-channel messages: surface, moves (COPY_BITS), video stream
-// frames, then the rest losslessly (DRAW_COPY, LZ4 when the client decodes it and it pays off).
+// frames, then the rest losslessly: uniform bands as DRAW_FILL, the rest as DRAW_COPY of
+// whichever image is smallest (a palette bitmap for few colours, LZ4 when the client decodes it,
+// else plain 32-bit).
 // The display channel drives it with its socket; bench/ drives it offline with a sink that
 // records and decodes every message, so both measure the same code.
 #include <chrono>
@@ -22,7 +24,7 @@ class DisplayUpdateWriter {
   using SendFn = std::function<void(uint16_t type, const Body& body)>;
 
   struct Counters {
-    uint64_t updates = 0, draws = 0, lz4_draws = 0, copies = 0, bytes = 0;
+    uint64_t updates = 0, draws = 0, lz4_draws = 0, palette_draws = 0, fills = 0, copies = 0, bytes = 0;
     std::chrono::nanoseconds lossless_time{};  // compressing and packing DRAW_COPY images
   };
 
@@ -42,6 +44,7 @@ class DisplayUpdateWriter {
 
  private:
   void send_rect(const Frame& f, const Rect& r);
+  void send_image(const Frame& f, const Rect& r);
   void send_lossless(const Frame& f, const Region& region);
   bool send_waiting(uint16_t type, const Body& body);
 

@@ -111,6 +111,32 @@ Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id) {
   return w.take();
 }
 
+Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img) {
+  WireWriter w;
+  w.reserve(kDrawCopyFixedBytes + 18 + 18 + img.indices.size() + 10 + 4 * img.colours.size());
+  draw_copy_head(w, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_BITMAP, r);
+  uint8_t format = img.bits == 1 ? SPICE_BITMAP_FMT_1BIT_BE : img.bits == 4 ? SPICE_BITMAP_FMT_4BIT_BE : SPICE_BITMAP_FMT_8BIT;
+  w.u8(format).u8(SPICE_BITMAP_FLAGS_TOP_DOWN);
+  w.u32(uint32_t(r.width)).u32(uint32_t(r.height)).u32(img.stride);
+  size_t palette_at = w.size();
+  w.u32(0);  // the palette's offset, patched below
+  w.bytes(img.indices);
+  w.patch_u32(palette_at, uint32_t(w.size()));
+  w.u64(0).u16(uint16_t(img.colours.size()));  // unique 0: not cached
+  for (uint32_t c : img.colours) w.u32(c);
+  return w.take();
+}
+
+Body draw_fill(const Rect& r, uint32_t colour) {
+  WireWriter w;
+  w.u32(0).rect(r).u8(SPICE_CLIP_TYPE_NONE);
+  w.u8(SPICE_BRUSH_TYPE_SOLID).u32(colour & 0xFFFFFFu);
+  w.u16(SPICE_ROPD_OP_PUT);
+  w.u8(0).i32(0).i32(0).u32(0);  // no mask
+  return w.take();
+}
+
 Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc) {
   WireWriter w;
   draw_copy_head(w, r);

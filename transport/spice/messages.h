@@ -12,6 +12,7 @@
 #include "core/frame.h"
 #include "core/frame_change.h"
 #include "encode/lz4_image_encoder.h"
+#include "encode/palette_image.h"
 #include "transport/spice/wire.h"
 
 namespace tessera::spice {
@@ -50,6 +51,11 @@ Body copy_bits(const Move& m);
 Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id);
 // The same with an LZ4 image; falls back to nothing (empty body) if LZ4 does not pay off.
 Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc);
+// The same as a palette bitmap (1BIT_BE, 4BIT_BE or 8BIT), its palette inline after the indices.
+Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img);
+// DRAW_FILL: `r` on surface 0 in one solid colour (BGRX; the X byte is ignored).
+Body draw_fill(const Rect& r, uint32_t colour);
+constexpr size_t kDrawFillBytes = 41;
 constexpr size_t kDrawCopyFixedBytes = 57;  // up to the image descriptor
 
 // Video streams. Frames are top-down; clip NONE (streams never overlap anything we draw).

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "encode/uniform_bands.h"
 #include "transport/vnc/rect_encoder.h"
 #include "transport/vnc/rfb_wire.h"
 
@@ -114,15 +115,24 @@ class TightEncoder : public RectEncoder {
   size_t encode(const Frame& f, const Rect& r, const PixelFormat& pf, const EncodeOptions& o,
                 std::vector<uint8_t>& out) override {
     size_t count = 0;
-    int cw = std::min(r.width, kMaxWidth);
-    int ch = std::max(1, std::min(r.height, kMaxArea / cw));
-    for (int y = r.y; y < r.y + r.height; y += ch)
-      for (int x = r.x; x < r.x + r.width; x += cw) {
-        Rect c{x, y, std::min(cw, r.x + r.width - x), std::min(ch, r.y + r.height - y)};
-        put_rect_header(out, c, encoding());
-        chunk(f, c, pf, o, out);
-        ++count;
-      }
+    // Uniform bands go as single fills, whatever their area: a fill needs no client buffer.
+    for (const Band& band : uniform_bands(f, r)) {
+      const Rect& b = band.rect;
+      int cw = std::min(b.width, kMaxWidth);
+      int ch = band.solid ? b.height : std::max(1, std::min(b.height, kMaxArea / cw));
+      for (int y = b.y; y < b.y + b.height; y += ch)
+        for (int x = b.x; x < b.x + b.width; x += cw) {
+          Rect c{x, y, std::min(cw, b.x + b.width - x), std::min(ch, b.y + b.height - y)};
+          put_rect_header(out, c, encoding());
+          if (band.solid) {
+            out.push_back(0x80);  // fill
+            tpixel(pf, *band.solid, out);
+          } else {
+            chunk(f, c, pf, o, out);
+          }
+          ++count;
+        }
+    }
     return count;
   }
 

@@ -41,6 +41,11 @@
  *                  channel from the client pixel format; A = 255 where the mask
  *                  bit is set, else 0, with R = G = B = 0).
  *
+ * With --update-log FILE it writes a line per finished update: "MONOTONIC_US BYTES RRGGBB",
+ * the CLOCK_MONOTONIC time in microseconds (comparable across processes), the bytes read so far
+ * and the pixel at --watch X,Y: scripts/compare-references turns these into update latency and
+ * byte timelines.
+ *
  * Exit status 0 if it connected and wrote a frame, 1 otherwise, 2 on bad usage.
  * It never hangs: an interval timer ends the process after --timeout-ms whatever
  * libvncclient is doing (the JSON line is still printed, with the error).
@@ -123,12 +128,16 @@ struct options {
   int n_pointer;
   int cursor;            /* useRemoteCursor */
   const char* cursor_out;
+  const char* update_log; /* a line per finished update: monotonic µs, bytes so far, watched pixel */
+  int watch_x, watch_y;
 };
 
 static struct options opt = {
     .host = NULL, .port = -1, .n_auth_types = 0, .encodings = NULL, .quality = -1,
     .compress = -2, .out = NULL, .settle_ms = 400, .timeout_ms = 10000, .pixel_format = "default",
+    .update_log = NULL, .watch_x = 0, .watch_y = 0,
 };
+static FILE* g_update_log;
 
 #define N_LOG 12
 #define LOG_LEN 300
@@ -520,11 +529,35 @@ static void got_update(rfbClient* c, int x, int y, int w, int h) {
       memset(g_covered + (size_t)yy * g_cov_w + x, 1, (size_t)(x + w <= g_cov_w ? w : g_cov_w - x));
 }
 
+/* The pixel at --watch as 0xRRGGBB (8 bits a channel, from the client pixel format). */
+static unsigned watched_pixel(rfbClient* c) {
+  if (!c->frameBuffer || opt.watch_x >= c->width || opt.watch_y >= c->height) return 0;
+  int bpp = c->format.bitsPerPixel / 8;
+  const uint8_t* p = c->frameBuffer + ((size_t)opt.watch_y * c->width + opt.watch_x) * bpp;
+  uint32_t v = 0;
+  for (int i = 0; i < bpp; i++)
+    v |= (uint32_t)p[i] << (c->format.bigEndian ? 8 * (bpp - 1 - i) : 8 * i);
+  unsigned out = 0;
+  const unsigned shifts[3] = {c->format.redShift, c->format.greenShift, c->format.blueShift};
+  const unsigned maxes[3] = {c->format.redMax, c->format.greenMax, c->format.blueMax};
+  for (int k = 0; k < 3; k++) {
+    unsigned ch = maxes[k] ? (v >> shifts[k]) & maxes[k] : 0;
+    out = out << 8 | (maxes[k] ? ch * 255 / maxes[k] : 0);
+  }
+  return out;
+}
+
 static long long g_last_update;
 static void finished_update(rfbClient* c) {
-  (void)c;
   g_updates++;
   g_last_update = now_ms();
+  if (g_update_log) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    fprintf(g_update_log, "%lld %llu %06x\n", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, g_bytes,
+            watched_pixel(c));
+    fflush(g_update_log);
+  }
 }
 
 static rfbBool malloc_fb(rfbClient* c) {
@@ -730,10 +763,13 @@ static void usage(FILE* to) {
           "                 [--bgr | --pixel-format default|bgrx|be32|bgr565|rgb565|bgr233]\n"
           "                 [--sasl-mech MECH] [--hold-ms N] [--type TEXT]\n"
           "                 [--pointer X,Y[,MASK]]... [--cursor] [--cursor-out FILE.rgba]\n"
+          "                 [--update-log FILE [--watch X,Y]]\n"
           "Connects with libvncclient, writes the framebuffer as a PPM once no update came for\n"
           "--settle-ms (default 400), prints one JSON line. No --quality: no JPEG (lossless).\n"
           "Exit 0: connected and a frame written; 1: not; 2: usage. Hard limit --timeout-ms\n"
-          "(default 10000). --hold-ms/--type/--pointer/--cursor: see the source's header.\n");
+          "(default 10000). --hold-ms/--type/--pointer/--cursor: see the source's header.\n"
+          "--update-log: one line per finished update, \"MONOTONIC_US BYTES RRGGBB\", the pixel at\n"
+          "--watch (default 0,0): for latency and byte timelines (scripts/compare-references).\n");
 }
 
 static int parse_int(const char* s, int* out) {
@@ -748,7 +784,7 @@ static int parse_int(const char* s, int* out) {
 static int parse_args(int argc, char** argv) {
   enum { O_HOST = 1000, O_PORT, O_AUTH, O_PW, O_USER, O_CA, O_CRL, O_CERT, O_KEY, O_ENC, O_Q,
          O_C, O_OUT, O_SETTLE, O_TIMEOUT, O_BGR, O_PF, O_MECH, O_HOLD, O_TYPE, O_POINTER,
-         O_CURSOR, O_CURSOR_OUT, O_HELP };
+         O_CURSOR, O_CURSOR_OUT, O_UPDATE_LOG, O_WATCH, O_HELP };
   static const struct option lo[] = {
       {"host", required_argument, 0, O_HOST},      {"port", required_argument, 0, O_PORT},
       {"auth-types", required_argument, 0, O_AUTH}, {"password", required_argument, 0, O_PW},
@@ -762,6 +798,7 @@ static int parse_args(int argc, char** argv) {
       {"hold-ms", required_argument, 0, O_HOLD},   {"type", required_argument, 0, O_TYPE},
       {"pointer", required_argument, 0, O_POINTER}, {"cursor", no_argument, 0, O_CURSOR},
       {"cursor-out", required_argument, 0, O_CURSOR_OUT},
+      {"update-log", required_argument, 0, O_UPDATE_LOG}, {"watch", required_argument, 0, O_WATCH},
       {"help", no_argument, 0, O_HELP},
       {0, 0, 0, 0}};
   int c;
@@ -827,6 +864,15 @@ static int parse_args(int argc, char** argv) {
       }
       case O_CURSOR: opt.cursor = 1; break;
       case O_CURSOR_OUT: opt.cursor_out = optarg; opt.cursor = 1; break;
+      case O_UPDATE_LOG: opt.update_log = optarg; break;
+      case O_WATCH: {
+        int x, y;
+        char tail;
+        if (sscanf(optarg, "%d,%d%c", &x, &y, &tail) != 2 || x < 0 || y < 0 || x > 65535 || y > 65535) return 0;
+        opt.watch_x = x;
+        opt.watch_y = y;
+        break;
+      }
       case O_HELP: usage(stdout); exit(0);
       default: return 0;
     }
@@ -940,6 +986,10 @@ int main(int argc, char** argv) {
   c->appData.useRemoteCursor = opt.cursor ? TRUE : FALSE;
   if (opt.cursor) c->GotCursorShape = got_cursor_shape;
   g_extended = opt.hold_ms > 0 || opt.type || opt.n_pointer || opt.cursor;
+  if (opt.update_log && !(g_update_log = fopen(opt.update_log, "w"))) {
+    fprintf(stderr, "vnc_probe: cannot write %s\n", opt.update_log);
+    return 2;
+  }
   c->GetPassword = get_password;
   c->GetCredential = get_credential;
   c->GetUser = get_user;

@@ -28,12 +28,15 @@ CaptureLoop::CaptureLoop(FrameSource& source, FrameHub& hub, double fps, DamageT
       }()),
       frame_limit_(frame_limit) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd_ < 0) throw std::runtime_error(std::string("capture: eventfd failed: ") + std::strerror(errno));
+  poke_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0 || poke_fd_ < 0)
+    throw std::runtime_error(std::string("capture: eventfd failed: ") + std::strerror(errno));
 }
 
 CaptureLoop::~CaptureLoop() {
   stop();
   ::close(stop_fd_);
+  ::close(poke_fd_);
 }
 
 bool CaptureLoop::tick(uint64_t index) {
@@ -67,8 +70,8 @@ CaptureLoop::Wake CaptureLoop::wait(int fd, std::chrono::steady_clock::time_poin
     if (left <= std::chrono::steady_clock::duration::zero()) return Wake::Tick;
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
-    pollfd p[2] = {{stop_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
-    int n = ::ppoll(p, fd >= 0 ? 2 : 1, &ts, nullptr);
+    pollfd p[3] = {{stop_fd_, POLLIN, 0}, {poke_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
+    int n = ::ppoll(p, fd >= 0 ? 3 : 2, &ts, nullptr);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       spdlog::warn("capture: poll failed: {}; waiting for ticks only", std::strerror(errno));
@@ -76,8 +79,14 @@ CaptureLoop::Wake CaptureLoop::wait(int fd, std::chrono::steady_clock::time_poin
       return Wake::Tick;
     }
     if (p[0].revents) return Wake::Stop;
-    if (n > 0 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))) return Wake::Lost;
-    if (n > 0 && (p[1].revents & POLLIN)) return Wake::Change;
+    if (p[1].revents) {
+      uint64_t v;
+      (void)!::read(poke_fd_, &v, sizeof v);
+      if (fd >= 0) return Wake::Poke;
+      continue;
+    }
+    if (n > 0 && (p[2].revents & (POLLHUP | POLLERR | POLLNVAL))) return Wake::Lost;
+    if (n > 0 && (p[2].revents & POLLIN)) return Wake::Change;
     if (n == 0) return Wake::Tick;
   }
 }
@@ -124,6 +133,7 @@ void CaptureLoop::run(std::stop_token st) {
         break;
       }
       if (w == Wake::Tick) break;
+      if (w == Wake::Poke) continue;  // look at the source's queue again
       // A change: read it now, unless the last frame that changed, or the last early read (the
       // descriptor also wakes for pointer motion), is less than a tick ago.
       auto at = std::max({std::chrono::steady_clock::now() + kCoalesce, last_change_ + clock_.interval(),
@@ -175,8 +185,14 @@ void CaptureLoop::stop() {
 }
 
 void CaptureLoop::deliver_input(const InputEvent& e) {
-  std::lock_guard lock(source_mu_);
-  source_.handle_input(e);
+  {
+    std::lock_guard lock(source_mu_);
+    source_.handle_input(e);
+  }
+  // Handing input over may have read the source's pending events off its descriptor (Xlib's
+  // flush reads what arrived): the loop must look at the source's queue, not just the descriptor.
+  uint64_t one = 1;
+  (void)!::write(poke_fd_, &one, sizeof one);
 }
 
 }  // namespace tessera

@@ -39,7 +39,7 @@ class CaptureLoop {
   static constexpr std::chrono::milliseconds kIdleAfter{1000};
 
  private:
-  enum class Wake { Tick, Change, Stop, Lost };
+  enum class Wake { Tick, Change, Stop, Lost, Poke };
   // Returns whether the frame had damage.
   bool tick(uint64_t index);
   void run(std::stop_token st);
@@ -56,6 +56,7 @@ class CaptureLoop {
   std::atomic<uint64_t> frames_{0};
   std::atomic<uint64_t> early_{0};
   int stop_fd_ = -1;  // an eventfd: a stop wakes a waiting poll
+  int poke_fd_ = -1;  // an eventfd: input was delivered, look at the source's queue again
   std::chrono::steady_clock::time_point last_change_{};  // of the last frame that had damage
   std::chrono::steady_clock::time_point last_early_{};   // of the last read before its tick
   std::chrono::steady_clock::time_point last_tick_{};    // of the last read on the tick grid

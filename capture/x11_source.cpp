@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 
 #include "core/frame_pool.h"
@@ -29,6 +30,8 @@ namespace {
 constexpr std::chrono::seconds kFullReadPeriod{5};
 // More damaged rectangles than this are read as their bounding box, in one request.
 constexpr size_t kMaxRectReads = 16;
+// Generations of damage kept for bringing pooled frames up to date.
+constexpr size_t kHistory = 32;
 
 // Xlib's default error handler exits the process; ours logs and carries on.
 std::atomic<int> g_last_x_error{0};
@@ -61,6 +64,8 @@ struct X11Source::Impl {
   Region pending;
   FramePtr last;
   FramePool pool;
+  uint64_t generation = 0;                             // of `last`
+  std::deque<std::pair<uint64_t, Region>> history;     // what each generation changed
   std::shared_ptr<CursorImage> cursor_image;
   bool cursor_changed = true;
   uint64_t cursor_serial = 0;
@@ -228,15 +233,39 @@ struct X11Source::Impl {
   }
 
   // The last frame with only the damaged rectangles read again: far less for the X server to
-  // copy than the whole screen when a few characters changed. Null when a read failed.
+  // copy than the whole screen when a few characters changed. The buffer comes from the pool
+  // and is brought up to the last frame by copying what changed since it last served. Null
+  // when a read failed.
   FramePtr read_damage(const Region& changed) {
     std::vector<Rect> rects = changed.rects();
     if (rects.size() > kMaxRectReads) rects = {changed.bounds()};
-    auto f = pool.acquire(last->size());
-    std::memcpy(f->data(), last->data(), last->byte_size());
+    FramePool::Lease lease = pool.acquire(last->size());
+    Frame& f = *lease.frame;
+    pool.stamp(&f, 0);  // being rewritten
+    Region stale;
+    bool patch = lease.held && lease.held < generation && !history.empty() && history.front().first <= lease.held + 1;
+    if (patch) {
+      for (const auto& [g, r] : history)
+        if (g > lease.held) stale.add(r);
+      patch = stale.area() * 2 < int64_t(f.width()) * f.height();
+    }
+    if (patch) {
+      for (const Rect& r : stale.rects()) f.copy_from(*last, r);
+    } else if (lease.held != generation) {
+      std::memcpy(f.data(), last->data(), last->byte_size());
+    }
     for (const Rect& r : rects)
-      if (!read_rect(r, *f)) return nullptr;
-    return f;
+      if (!read_rect(r, f)) return nullptr;
+    remember(Region(changed), &f);
+    return lease.frame;
+  }
+
+  // Records what the newest frame changed, for bringing pooled buffers up to date.
+  void remember(Region changed, const Frame* f) {
+    ++generation;
+    history.emplace_back(generation, std::move(changed));
+    while (history.size() > kHistory) history.pop_front();
+    pool.stamp(f, generation);
   }
 
   FramePtr read_screen() {
@@ -249,7 +278,9 @@ struct X11Source::Impl {
       if (!owned) return nullptr;
       img = owned;
     }
-    auto f = pool.acquire(size);
+    FramePool::Lease lease = pool.acquire(size);
+    auto f = lease.frame;
+    pool.stamp(f.get(), 0);
     const size_t row = size_t(size.width) * 4;
     if (img->bits_per_pixel == 32 && img->byte_order == LSBFirst) {
       for (int y = 0; y < size.height; ++y)
@@ -259,6 +290,7 @@ struct X11Source::Impl {
         for (int x = 0; x < size.width; ++x) f->row(y)[x] = uint32_t(XGetPixel(img, x, y)) & 0xFFFFFFu;
     }
     if (owned) XDestroyImage(owned);
+    remember(Region(Rect{0, 0, size.width, size.height}), f.get());
     return f;
   }
 };

@@ -189,8 +189,11 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
   uint64_t top_power = 1;
   for (int32_t i = 1; i < kSegment; ++i) top_power *= kBase;
 
-  // Roll a hash over every segment position of the old frame; matches vote for an offset.
-  std::map<std::pair<int32_t, int32_t>, int> votes;
+  // Roll a hash over every segment position of the old frame; matches vote for an offset. A
+  // 64-bit hash match is taken as a match: a collision only adds a stray vote, and the block
+  // grown below is compared pixel by pixel.
+  std::unordered_map<uint64_t, int> votes;
+  auto key = [](int32_t dx, int32_t dy) { return uint64_t(uint32_t(dx)) << 32 | uint32_t(dy); };
   for (int32_t y = a.y; y < a.bottom(); ++y) {
     const uint32_t* p = prev.row(y);
     uint64_t h = segment_hash(p + a.x);
@@ -199,20 +202,19 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
         auto [b, e] = by_hash.equal_range(h);
         for (auto it = b; it != e; ++it) {
           const Anchor& an = anchors[it->second];
-          if ((an.x != x || an.y != y) && std::memcmp(cur.row(an.y) + an.x, p + x, kSegment * 4) == 0)
-            ++votes[{an.x - x, an.y - y}];
+          if (an.x != x || an.y != y) ++votes[key(an.x - x, an.y - y)];
         }
       }
       if (x + kSegment >= a.right()) break;
       h = (h - p[x] * top_power) * kBase + p[x + kSegment];
     }
   }
-  std::pair<int32_t, int32_t> best{0, 0};
+  uint64_t best = 0;
   int best_votes = 0;
   for (auto& [off, v] : votes)
-    if (v > best_votes) best = off, best_votes = v;
+    if (v > best_votes || (v == best_votes && off < best)) best = off, best_votes = v;
   if (best_votes < 3) return std::nullopt;
-  const int32_t dx = best.first, dy = best.second;
+  const int32_t dx = int32_t(uint32_t(best >> 32)), dy = int32_t(uint32_t(best));
 
   // Grow the largest exactly matching rectangle around the anchors that agree.
   const Rect bounds = cur.bounds();
@@ -222,6 +224,8 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
   };
   std::optional<Move> found;
   for (const Anchor& an : anchors) {
+    // Anchors inside the block already grown would only grow it again (rows of memcmp each).
+    if (found && found->dst.contains(an.x, an.y)) continue;
     if (!matches(an.x, an.y)) continue;
     int32_t l = an.x, r = an.x;
     while (l > a.x && matches(l - 1, an.y)) --l;

@@ -7,6 +7,7 @@
 #include "core/frame.h"
 #include "core/frame_clock.h"
 #include "core/frame_hub.h"
+#include "core/frame_pool.h"
 #include "core/png_file.h"
 #include "core/printable.h"
 #include "core/region.h"
@@ -200,4 +201,28 @@ TEST(Printable, EscapesAndCutsPeerText) {
   EXPECT_EQ(printable("caf\xc3\xa9"), "caf\\xc3\\xa9");
   EXPECT_EQ(printable(std::string(100, 'x'), 8), "xxxxxxxx...(100 bytes in all)");
   EXPECT_EQ(printable(""), "");
+}
+
+TEST(FramePool, ReusesOnlyFramesNobodyHolds) {
+  FramePool pool(4);
+  auto a = pool.acquire({8, 4});
+  EXPECT_EQ(a.held, 0u);
+  pool.stamp(a.frame.get(), 7);
+  FramePtr viewer = a.frame;  // a viewer still shows it
+  a = {};
+  auto b = pool.acquire({8, 4});
+  EXPECT_NE(b.frame.get(), viewer.get());
+  pool.stamp(b.frame.get(), 8);
+  const Frame* first = viewer.get();
+  viewer.reset();
+  b = {};
+  auto c = pool.acquire({8, 4});  // both free now: the newest generation first
+  EXPECT_EQ(c.held, 8u);
+  auto d = pool.acquire({8, 4});
+  EXPECT_EQ(d.frame.get(), first);
+  EXPECT_EQ(d.held, 7u);
+  c = {}, d = {};
+  auto e = pool.acquire({16, 4});  // another size: the old ones go
+  EXPECT_EQ(e.held, 0u);
+  EXPECT_EQ(pool.pooled(), 1u);
 }

@@ -60,6 +60,21 @@ void ClientView::apply(uint16_t type, std::span<const uint8_t> body) {
     case SPICE_MSG_DISPLAY_DRAW_COPY:
       draw_copy(body);
       return;
+    case SPICE_MSG_DISPLAY_INVAL_LIST: {
+      uint16_t n = r.u16();
+      for (uint16_t i = 0; i < n; ++i) {
+        if (r.u8() != SPICE_RES_TYPE_PIXMAP) throw std::runtime_error("INVAL_LIST of a resource that is no pixmap");
+        auto it = cache_.find(r.u64());
+        if (it == cache_.end()) throw std::runtime_error("INVAL_LIST names an image the cache does not hold");
+        cache_pixels_ -= int64_t(it->second.size() / 4);
+        cache_.erase(it);
+      }
+      return;
+    }
+    case SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS:
+      cache_.clear();
+      cache_pixels_ = 0;
+      return;
     case SPICE_MSG_DISPLAY_DRAW_FILL: {
       if (!created_) throw std::runtime_error("DRAW_FILL before SURFACE_CREATE");
       r.u32();
@@ -140,14 +155,20 @@ void ClientView::draw_copy(std::span<const uint8_t> body) {
   uint32_t img_off = r.u32();
   if (img_off > body.size()) throw std::runtime_error("DRAW_COPY image offset outside the message");
   WireReader img(body.subspan(img_off), "image");
-  img.u64();
+  uint64_t id = img.u64();
   uint8_t type = img.u8();
-  img.u8();
+  uint8_t flags = img.u8();
   int32_t w = int32_t(img.u32()), h = int32_t(img.u32());
   if (w != box.width || h != box.height || box.intersect(surface_.bounds()) != box)
     throw std::runtime_error("DRAW_COPY image does not fit its box");
   pixels_.resize(size_t(w) * 4 * size_t(h));
-  if (type == SPICE_IMAGE_TYPE_BITMAP) {
+  if (type == SPICE_IMAGE_TYPE_FROM_CACHE) {
+    auto it = cache_.find(id);
+    if (it == cache_.end()) throw std::runtime_error("DRAW_COPY from an image the cache does not hold");
+    if (it->second.size() != pixels_.size()) throw std::runtime_error("cached image of another size");
+    pixels_ = it->second;
+    ++counted_.cache_hits;
+  } else if (type == SPICE_IMAGE_TYPE_BITMAP) {
     uint8_t format = img.u8();
     if (!(img.u8() & SPICE_BITMAP_FLAGS_TOP_DOWN)) throw std::runtime_error("bitmap not top-down");
     if (int32_t(img.u32()) != w || int32_t(img.u32()) != h) throw std::runtime_error("bitmap size differs from its image");
@@ -204,6 +225,11 @@ void ClientView::draw_copy(std::span<const uint8_t> body) {
     ++counted_.lz4_draws;
   } else {
     throw std::runtime_error("DRAW_COPY image of an unexpected type " + std::to_string(type));
+  }
+  if (flags & SPICE_IMAGE_FLAGS_CACHE_ME) {
+    if (type == SPICE_IMAGE_TYPE_FROM_CACHE) throw std::runtime_error("a cached image asked to be cached again");
+    auto [it, fresh] = cache_.insert_or_assign(id, pixels_);
+    if (fresh) cache_pixels_ += int64_t(w) * h;
   }
   for (int32_t y = 0; y < h; ++y)
     std::memcpy(surface_.row(box.y + y) + box.x, pixels_.data() + size_t(y) * size_t(w) * 4, size_t(w) * 4);

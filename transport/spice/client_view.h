@@ -1,7 +1,8 @@
 #pragma once
 // What a SPICE client shows, rebuilt from the display messages Tessera sends: the surface,
-// COPY_BITS, DRAW_FILL (solid), DRAW_COPY (32-bit and palette bitmaps, LZ4) and video streams,
-// decoded by FFmpeg's own decoders.
+// COPY_BITS, DRAW_FILL (solid), DRAW_COPY (32-bit and palette bitmaps, LZ4, the pixmap cache
+// with INVAL_LIST / INVAL_ALL_PIXMAPS) and video streams, decoded by FFmpeg's own decoders. A
+// reference to an image the cache does not hold throws: a real client would freeze there.
 // The bench and the tests compare this picture with the source frame, so quality is measured
 // on what a client would see. Never used by the server. Malformed or unexpected messages
 // (formats the server never sends) throw std::runtime_error.
@@ -28,6 +29,7 @@ class ClientView {
   uint64_t decoded_frames() const { return decoded_; }
   struct Counters {
     uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, palette_draws = 0, fills = 0, copies = 0;
+    uint64_t cache_hits = 0;
   };
   const Counters& counters() const { return counted_; }
 
@@ -46,6 +48,12 @@ class ClientView {
   uint64_t decoded_ = 0;
   Counters counted_;
   std::vector<uint8_t> pixels_;
+  std::map<uint64_t, std::vector<uint8_t>> cache_;  // the pixmap cache: id -> packed BGRX rows
+  int64_t cache_pixels_ = 0;
+
+ public:
+  size_t cached_images() const { return cache_.size(); }
+  int64_t cached_pixels() const { return cache_pixels_; }
 };
 
 }  // namespace tessera::spice

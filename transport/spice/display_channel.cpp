@@ -8,6 +8,7 @@ namespace tessera::spice {
 
 namespace {
 constexpr std::chrono::milliseconds kClientInitWait{500};
+constexpr int64_t kMaxCachePixels = int64_t(1) << 28;  // 1 GiB of 32-bit pixels
 }  // namespace
 
 void DisplayChannel::on_start() {
@@ -21,18 +22,21 @@ void DisplayChannel::on_stop() {
   PushChannel::on_stop();
   if (!writer_) return;
   const auto& sent = writer_->counters();
-  spdlog::info("{}: sent {} updates: {} draws ({} LZ4, {} palette), {} fills, {} copy-bits, {} image bytes; {}",
-               tag(), sent.updates, sent.draws, sent.lz4_draws, sent.palette_draws, sent.fills, sent.copies, sent.bytes,
-               writer_->video().summary());
+  spdlog::info("{}: sent {} updates: {} draws ({} LZ4, {} palette, {} from the client's cache), {} fills, {} "
+               "copy-bits, {} image bytes, {} cached images dropped; {}",
+               tag(), sent.updates, sent.draws, sent.lz4_draws, sent.palette_draws, sent.cache_hits, sent.fills,
+               sent.copies, sent.bytes, sent.cache_evictions, writer_->video().summary());
 }
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {
   switch (type) {
     case SPICE_MSGC_DISPLAY_INIT: {
-      body.u8();   // pixmap cache id
-      body.u64();  // pixmap cache size: we send no cacheable images
+      body.u8();  // pixmap cache id
+      int64_t cache_pixels = int64_t(body.u64());
       body.u8();   // GLZ dictionary id
       body.u32();  // GLZ window: we send no GLZ images
+      // A cache larger than any sane client's is not believed (it bounds our own table).
+      writer_->set_client_cache(std::clamp<int64_t>(cache_pixels, 0, kMaxCachePixels));
       std::lock_guard lock(init_mu_);
       init_received_ = true;
       break;

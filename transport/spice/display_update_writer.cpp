@@ -11,6 +11,8 @@ namespace {
 constexpr int64_t kMinLz4Pixels = 256;
 // More rectangles than this go as their bounding box: fewer, larger draws are cheaper.
 constexpr size_t kMaxRectsPerUpdate = 32;
+// INVAL_LIST entries per message (9 bytes each).
+constexpr size_t kMaxInvalidationsPerMessage = 1024;
 }  // namespace
 
 DisplayUpdateWriter::DisplayUpdateWriter(VideoSettings video, bool lz4, VideoStreams::CapFn client_cap,
@@ -28,33 +30,60 @@ bool DisplayUpdateWriter::send_waiting(uint16_t type, const Body& body) {
   return true;
 }
 
+void DisplayUpdateWriter::send_counted(uint16_t type, const Body& body) {
+  send_(type, body);
+  sent_.bytes += body.size();
+}
+
 void DisplayUpdateWriter::send_image(const Frame& f, const Rect& r) {
   auto t0 = Clock::now();
+  // Content the client still holds goes as a reference to it.
+  std::optional<ImageCache::Key> key;
+  if (cache_.worth_caching(r.area())) {
+    key = ImageCache::key_of(f, r);
+    if (auto id = cache_.find(*key)) {
+      sent_.lossless_time += Clock::now() - t0;
+      send_counted(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_from_cache(r, *id));
+      ++sent_.draws;
+      ++sent_.cache_hits;
+      return;
+    }
+  }
+  const uint8_t flags = key ? SPICE_IMAGE_FLAGS_CACHE_ME : 0;
+  const uint64_t id = next_image_id_++;
   const bool compress = preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF;
   // Few colours (text, flat UI): palette indices. The smallest body of the candidates goes.
   Body b;
   bool palette = false, lz4 = false;
   if (compress)
     if (auto p = palette_image(f, r)) {
-      b = draw_copy_palette(r, next_image_id_, *p);
+      b = draw_copy_palette(r, id, *p, flags);
       palette = true;
     }
   if (compress && lz4_ && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) && r.area() >= kMinLz4Pixels) {
-    Body z = draw_copy_lz4(f, r, next_image_id_, lz4_encoder_);
+    Body z = draw_copy_lz4(f, r, id, lz4_encoder_, flags);
     if (!z.empty() && (b.empty() || z.size() < b.size())) {
       b = std::move(z);
       palette = false;
       lz4 = true;
     }
   }
-  if (b.empty()) b = draw_copy_bitmap(f, r, next_image_id_);
-  ++next_image_id_;
+  if (b.empty()) b = draw_copy_bitmap(f, r, id, flags);
   sent_.lossless_time += Clock::now() - t0;
-  send_(SPICE_MSG_DISPLAY_DRAW_COPY, b);
+  if (key) {
+    // Room first: the client must never hold more than it announced.
+    std::vector<uint64_t> evicted = cache_.insert(*key, id, r.area());
+    sent_.cache_evictions += evicted.size();
+    for (size_t i = 0; i < evicted.size(); i += kMaxInvalidationsPerMessage) {
+      std::vector<uint64_t> part(evicted.begin() + long(i),
+                                 evicted.begin() + long(std::min(evicted.size(), i + kMaxInvalidationsPerMessage)));
+      send_counted(SPICE_MSG_DISPLAY_INVAL_LIST, inval_list(part));
+    }
+  }
+  send_counted(SPICE_MSG_DISPLAY_DRAW_COPY, b);
   ++sent_.draws;
   sent_.lz4_draws += lz4;
   sent_.palette_draws += palette;
-  sent_.bytes += b.size();
 }
 
 void DisplayUpdateWriter::send_rect(const Frame& f, const Rect& r) {
@@ -90,6 +119,13 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
   last_frame_ = u.frame;
   const VideoStreams::SendFn send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
   bool new_surface = u.resized || !surface_created_;
+  if (!cache_started_) {
+    // The cache budget is fixed before the first image; the client forgets images an earlier
+    // display channel of its session may have left under ids we would reuse.
+    cache_started_ = true;
+    cache_.set_capacity(client_cache_pixels_.load());
+    if (cache_.capacity() > 0) send_counted(SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS, inval_all_pixmaps());
+  }
   if (new_surface) {
     video_->destroy_all(send_fn);
     if (surface_created_) send_(SPICE_MSG_DISPLAY_SURFACE_DESTROY, surface_destroy(0));

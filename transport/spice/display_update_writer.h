@@ -12,6 +12,7 @@
 
 #include "core/frame_hub.h"
 #include "encode/lz4_image_encoder.h"
+#include "transport/spice/image_cache.h"
 #include "transport/spice/messages.h"
 #include "transport/spice/video_streams.h"
 
@@ -25,6 +26,7 @@ class DisplayUpdateWriter {
 
   struct Counters {
     uint64_t updates = 0, draws = 0, lz4_draws = 0, palette_draws = 0, fills = 0, copies = 0, bytes = 0;
+    uint64_t cache_hits = 0, cache_evictions = 0;
     std::chrono::nanoseconds lossless_time{};  // compressing and packing DRAW_COPY images
   };
 
@@ -37,6 +39,10 @@ class DisplayUpdateWriter {
   void send_owed_frames(Clock::time_point now);
   // The client's DISPLAY_PREFERRED_COMPRESSION (SPICE_IMAGE_COMPRESSION_*).
   void set_preferred_compression(uint8_t c) { preferred_compression_ = c; }
+  // The pixmap cache size (pixels) from the client's DISPLAY_INIT, from any thread; it takes
+  // effect before the first image (0: no cache). Later ones are ignored.
+  void set_client_cache(int64_t pixels) { client_cache_pixels_ = pixels; }
+  const ImageCache& cache() const { return cache_; }
 
   VideoStreams& video() { return *video_; }
   const VideoStreams& video() const { return *video_; }
@@ -47,6 +53,7 @@ class DisplayUpdateWriter {
   void send_image(const Frame& f, const Rect& r);
   void send_lossless(const Frame& f, const Region& region);
   bool send_waiting(uint16_t type, const Body& body);
+  void send_counted(uint16_t type, const Body& body);
 
   bool lz4_;
   VideoStreams::CapFn client_cap_;
@@ -54,6 +61,9 @@ class DisplayUpdateWriter {
   SendFn send_;
   std::string tag_;
   std::atomic<uint8_t> preferred_compression_{SPICE_IMAGE_COMPRESSION_LZ4};
+  std::atomic<int64_t> client_cache_pixels_{0};
+  bool cache_started_ = false;  // the capacity is fixed and the client told to start afresh
+  ImageCache cache_;
   bool surface_created_ = false;
   uint64_t next_image_id_ = 1;
   Counters sent_;

@@ -15,8 +15,8 @@ void draw_copy_head(WireWriter& w, const Rect& r) {
   w.u8(0).i32(0).i32(0).u32(0);                    // no mask
 }
 
-void image_descriptor(WireWriter& w, uint64_t id, uint8_t type, const Rect& r) {
-  w.u64(id).u8(type).u8(0).u32(uint32_t(r.width)).u32(uint32_t(r.height));
+void image_descriptor(WireWriter& w, uint64_t id, uint8_t type, const Rect& r, uint8_t flags = 0) {
+  w.u64(id).u8(type).u8(flags).u32(uint32_t(r.width)).u32(uint32_t(r.height));
 }
 
 void cursor_shape(WireWriter& w, const CursorState& c) {
@@ -95,12 +95,12 @@ Body copy_bits(const Move& m) {
   return WireWriter().u32(0).rect(m.dst).u8(SPICE_CLIP_TYPE_NONE).i32(m.src_x).i32(m.src_y).take();
 }
 
-Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id) {
+Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id, uint8_t image_flags) {
   WireWriter w;
   size_t row_bytes = size_t(r.width) * 4;
   w.reserve(kDrawCopyFixedBytes + 18 + 18 + row_bytes * size_t(r.height));
   draw_copy_head(w, r);
-  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_BITMAP, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_BITMAP, r, image_flags);
   w.u8(SPICE_BITMAP_FMT_32BIT).u8(SPICE_BITMAP_FLAGS_TOP_DOWN);
   w.u32(uint32_t(r.width)).u32(uint32_t(r.height)).u32(uint32_t(row_bytes)).u32(0);
   auto& buf = w.buffer();
@@ -111,11 +111,11 @@ Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id) {
   return w.take();
 }
 
-Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img) {
+Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img, uint8_t image_flags) {
   WireWriter w;
   w.reserve(kDrawCopyFixedBytes + 18 + 18 + img.indices.size() + 10 + 4 * img.colours.size());
   draw_copy_head(w, r);
-  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_BITMAP, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_BITMAP, r, image_flags);
   uint8_t format = img.bits == 1 ? SPICE_BITMAP_FMT_1BIT_BE : img.bits == 4 ? SPICE_BITMAP_FMT_4BIT_BE : SPICE_BITMAP_FMT_8BIT;
   w.u8(format).u8(SPICE_BITMAP_FLAGS_TOP_DOWN);
   w.u32(uint32_t(r.width)).u32(uint32_t(r.height)).u32(img.stride);
@@ -128,6 +128,22 @@ Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img
   return w.take();
 }
 
+Body draw_copy_from_cache(const Rect& r, uint64_t image_id) {
+  WireWriter w;
+  draw_copy_head(w, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_FROM_CACHE, r);
+  return w.take();
+}
+
+Body inval_list(const std::vector<uint64_t>& image_ids) {
+  WireWriter w;
+  w.u16(uint16_t(image_ids.size()));
+  for (uint64_t id : image_ids) w.u8(SPICE_RES_TYPE_PIXMAP).u64(id);
+  return w.take();
+}
+
+Body inval_all_pixmaps() { return WireWriter().u8(0).take(); }  // no channels to wait for
+
 Body draw_fill(const Rect& r, uint32_t colour) {
   WireWriter w;
   w.u32(0).rect(r).u8(SPICE_CLIP_TYPE_NONE);
@@ -137,10 +153,10 @@ Body draw_fill(const Rect& r, uint32_t colour) {
   return w.take();
 }
 
-Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc) {
+Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags) {
   WireWriter w;
   draw_copy_head(w, r);
-  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_LZ4, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_LZ4, r, image_flags);
   size_t size_at = w.size();
   w.u32(0);  // data size, patched below
   w.u8(1).u8(SPICE_BITMAP_FMT_32BIT);  // top-down, BGRX rows

@@ -48,11 +48,18 @@ Body monitors_config(uint32_t width, uint32_t height);
 // COPY_BITS: the client copies its own pixels at the move's source to its destination.
 Body copy_bits(const Move& m);
 // DRAW_COPY of `r` from `f` to the same place on surface 0: uncompressed top-down 32-bit bitmap.
-Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id);
+// `image_flags` go in the image descriptor (SPICE_IMAGE_FLAGS_CACHE_ME: the client keeps the
+// image under `image_id`).
+Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id, uint8_t image_flags = 0);
 // The same with an LZ4 image; falls back to nothing (empty body) if LZ4 does not pay off.
-Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc);
+Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags = 0);
 // The same as a palette bitmap (1BIT_BE, 4BIT_BE or 8BIT), its palette inline after the indices.
-Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img);
+Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img, uint8_t image_flags = 0);
+// DRAW_COPY of an image the client holds in its cache under `image_id`.
+Body draw_copy_from_cache(const Rect& r, uint64_t image_id);
+// INVAL_LIST: the client drops these cached images. INVAL_ALL_PIXMAPS: it drops all of them.
+Body inval_list(const std::vector<uint64_t>& image_ids);
+Body inval_all_pixmaps();
 // DRAW_FILL: `r` on surface 0 in one solid colour (BGRX; the X byte is ignored).
 Body draw_fill(const Rect& r, uint32_t colour);
 constexpr size_t kDrawFillBytes = 41;

@@ -10,7 +10,7 @@ struct BenchCommand {
   CLI::App* bench = nullptr;
   CLI::App* record = nullptr;
   // bench
-  std::vector<std::string> workloads, codecs, backends, presets;
+  std::vector<std::string> workloads, codecs, backends, presets, image_codecs;
   std::vector<int> bitrates, tile_sizes, enter_changes, enter_window, lossless_after, min_motion_tiles, threads;
   std::string config_file, out_dir = "bench-report", size;
   int frames = 0;

@@ -222,6 +222,7 @@ struct ServeOptions {
   std::string password_file;
   int64_t ticket_expiry = 0;
   bool no_lz4 = false;
+  std::string image_codec = "auto";
   uint64_t frames = 0;
   VideoOptions video;
   std::string gpu = "auto";
@@ -368,7 +369,7 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   tracker.accelerator = gpu_accelerator(s.gpu);
   CaptureLoop capture(*source, hub, o.fps, tracker, s.frames);
   cfg.channel.server_name = "tessera: " + source->description();
-  cfg.channel.lz4 = !s.no_lz4;
+  cfg.channel.image_codec = s.no_lz4 ? spice::ImageCodec::Off : *spice::parse_image_codec(s.image_codec);
   cfg.channel.video = video_settings(s);
   auto input = [&](const InputEvent& e) { capture.deliver_input(e); };
   std::unique_ptr<spice::SpiceServer> server;
@@ -489,7 +490,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber)
       ->needs(pw);
-  serve_cmd->add_flag("--no-lz4", serve.no_lz4, "Send uncompressed bitmaps even to clients that decode LZ4");
+  serve_cmd->add_option("--image-codec", serve.image_codec,
+                        "Lossless images for SPICE: auto (for each image the smallest of a palette bitmap, GLZ "
+                        "with the client's dictionary window, and LZ4), glz, lz4, palette, or off (plain bitmaps). "
+                        "Content the client still holds in its cache is referenced, not sent again, in every mode "
+                        "but off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "glz", "lz4", "palette", "off"}));
+  serve_cmd->add_flag("--no-lz4", serve.no_lz4, "The same as --image-codec off (kept for older scripts)");
   serve_cmd->add_option("--frames", serve.frames,
                         "Capture this many frames (ticks 0..N-1), then keep serving the last one (0: no limit); "
                         "for reproducible test and benchmark runs")

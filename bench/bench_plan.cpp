@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "encode/video_codec.h"
+#include "transport/spice/display_update_writer.h"
 
 namespace tessera::bench {
 
@@ -22,6 +23,7 @@ std::string RunConfig::slug() const {
   if (lossless_after_ms != 300) s += fmt::format("-l{}", lossless_after_ms);
   if (min_motion_tiles != 12) s += fmt::format("-m{}", min_motion_tiles);
   if (threads != 1 && codec != "off") s += threads ? fmt::format("-th{}", threads) : std::string("-thauto");
+  if (image_codec != "auto") s += "-img" + image_codec;
   return s;
 }
 
@@ -35,6 +37,7 @@ std::string RunConfig::label() const {
   if (lossless_after_ms != 300) s += fmt::format(", lossless after {} ms", lossless_after_ms);
   if (min_motion_tiles != 12) s += fmt::format(", min {} tiles", min_motion_tiles);
   if (threads != 1) s += threads ? fmt::format(", {} threads", threads) : std::string(", encoder's threads");
+  if (image_codec != "auto") s += ", images " + image_codec;
   return s;
 }
 
@@ -48,7 +51,8 @@ nlohmann::json RunConfig::to_json() const {
           {"enter_window", enter_window},
           {"lossless_after_ms", lossless_after_ms},
           {"min_motion_tiles", min_motion_tiles},
-          {"threads", threads}};
+          {"threads", threads},
+          {"image_codec", image_codec}};
 }
 
 void RunConfig::validate() const {
@@ -63,6 +67,8 @@ void RunConfig::validate() const {
   if (lossless_after_ms < 0 || lossless_after_ms > 60000) throw std::invalid_argument("lossless_after_ms must be 0..60000");
   if (min_motion_tiles < 1) throw std::invalid_argument("min_motion_tiles must be >= 1");
   if (threads < 0 || threads > 64) throw std::invalid_argument("threads must be 0..64 (0: the encoder's choice)");
+  if (!spice::parse_image_codec(image_codec))
+    throw std::invalid_argument("image_codec '" + image_codec + "' (expected auto, glz, lz4, palette or off)");
 }
 
 std::vector<RunConfig> Sweep::expand() const {
@@ -76,15 +82,16 @@ std::vector<RunConfig> Sweep::expand() const {
               for (int ew : enter_window)
                 for (int la : lossless_after_ms)
                   for (int mm : min_motion_tiles)
-                    for (int th : threads) {
-                      RunConfig r{c, b, p, br, t, ec, ew, la, mm, th};
-                      r.validate();
-                      // "off" ignores the encoder settings: one run per remaining setting.
-                      if (c == "off") r.backend = "ffmpeg", r.preset = "", r.bitrate_kbps = 0, r.threads = 1;
-                      bool dup = false;
-                      for (const auto& o : out) dup |= o.slug() == r.slug();
-                      if (!dup) out.push_back(r);
-                    }
+                    for (int th : threads)
+                      for (const auto& ic : image_codec) {
+                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic};
+                        r.validate();
+                        // "off" ignores the encoder settings: one run per remaining setting.
+                        if (c == "off") r.backend = "ffmpeg", r.preset = "", r.bitrate_kbps = 0, r.threads = 1;
+                        bool dup = false;
+                        for (const auto& o : out) dup |= o.slug() == r.slug();
+                        if (!dup) out.push_back(r);
+                      }
   return out;
 }
 
@@ -165,6 +172,7 @@ void load_plan_toml(const std::string& path, BenchPlan& plan) {
           else if (s == "lossless_after_ms") p.lossless_after_ms = values<int>(sv, s);
           else if (s == "min_motion_tiles") p.min_motion_tiles = values<int>(sv, s);
           else if (s == "threads") p.threads = values<int>(sv, s);
+          else if (s == "image_codec") p.image_codec = values<std::string>(sv, s);
           else throw std::runtime_error("unknown setting 'sweep." + s + "'");
         }
       } else {

@@ -12,6 +12,7 @@
 //   bitrate_kbps = [2000, 4000, 8000]              tile_size = [16, 32]
 //   enter_changes = 4        enter_window = 6      lossless_after_ms = 300   min_motion_tiles = 12
 //   threads = [1, 0]         # encoder threads; 0: the encoder's choice (not reproducible)
+//   image_codec = ["auto", "glz", "lz4", "palette", "off"]   # lossless images (--image-codec)
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct RunConfig {
   // Encoder threads: 1 (the bench's default) gives the same bytes on every run; 0 lets each
   // encoder choose as the server does (x264 sliced threads: faster, not reproducible).
   int threads = 1;
+  std::string image_codec = "auto";  // lossless images: auto, glz, lz4, palette, off
 
   // "h264-ultrafast-8000k-t32" (+ classifier settings when not the defaults): unique in a sweep.
   std::string slug() const;
@@ -50,6 +52,7 @@ struct Sweep {
   std::vector<std::string> codec{"h264"}, backend{"ffmpeg"}, preset{""};
   std::vector<int> bitrate_kbps{8000}, tile_size{32}, enter_changes{4}, enter_window{6}, lossless_after_ms{300},
       min_motion_tiles{12}, threads{1};
+  std::vector<std::string> image_codec{"auto"};
   std::vector<RunConfig> expand() const;
 };
 

@@ -217,8 +217,10 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   // A client like spice-gtk: every codec, sized streams, LZ4; no stream reports (offline).
   auto caps = [](unsigned cap) { return cap != SPICE_DISPLAY_CAP_STREAM_REPORT; };
   spice::DisplayUpdateWriter writer(
-      vs, true, caps, nullptr, [&](uint16_t type, const spice::Body& b) { outbox.push_back({type, b}); },
-      "bench " + workload);
+      vs, *spice::parse_image_codec(cfg.image_codec), caps, nullptr,
+      [&](uint16_t type, const spice::Body& b) { outbox.push_back({type, b}); }, "bench " + workload);
+  // What spice-gtk announces in DISPLAY_INIT: an 80 MiB pixmap cache and a 12 MiB GLZ window.
+  writer.set_client_cache(20 * 1024 * 1024, 3 * 1024 * 1024);
 
   spice::ClientView view;
   FrameComparer comparer;

@@ -10,6 +10,7 @@
 #include "encode/uniform_bands.h"
 #include "transport/spice/client_view.h"
 #include "transport/spice/display_update_writer.h"
+#include "transport/spice/glz_encoder.h"
 #include "transport/spice/image_cache.h"
 #include "transport/spice/messages.h"
 
@@ -31,7 +32,7 @@ struct Offline {
   uint64_t bytes = 0;
   int64_t cache_capacity = 0;
   int64_t most_cached = 0;
-  DisplayUpdateWriter writer{lossless_only(), true,
+  DisplayUpdateWriter writer{lossless_only(), ImageCodec::Auto,
                              [](unsigned cap) { return cap == SPICE_DISPLAY_CAP_LZ4_COMPRESSION; }, nullptr,
                              [this](uint16_t type, const Body& b) {
                                types.push_back(type);
@@ -185,4 +186,103 @@ TEST(ImageCache, LeastRecentlyUsedGoesFirst) {
   EXPECT_FALSE(c.worth_caching(100));      // tiny
   EXPECT_FALSE(c.worth_caching(20000));    // half the cache
   EXPECT_TRUE(c.worth_caching(8000));
+}
+
+// GLZ against the client model: content seen before costs a fraction of its first sending, the
+// window keeps dropping its oldest images, and no match ever reaches past it (ClientView throws
+// on a reference to an image it no longer holds, as spice-gtk would stall).
+TEST(SpiceImages, GlzMatchesEarlierImagesWithinItsWindow) {
+  constexpr int kTile = 64, kCols = 6, kRows = 4, kPatterns = 20;
+  Offline glz;
+  // No pixmap cache: GLZ alone; a window of eight tiles.
+  Offline* runs[] = {&glz};
+  glz.writer.set_client_cache(0, 8 * kTile * kTile);
+  auto pattern = [&](Frame& f, int col, int row, int p) {
+    std::mt19937 rng(uint32_t(p * 31 + 7));
+    for (int y = 0; y < kTile; ++y)
+      for (int x = 0; x < kTile; ++x)
+        f.set_pixel(col * kTile + x, row * kTile + y, bgrx(uint8_t(rng()), uint8_t(rng()), uint8_t(rng())));
+  };
+  auto f = std::make_shared<Frame>(kCols * kTile, kRows * kTile);
+  for (int i = 0; i < kCols * kRows; ++i) pattern(*f, i % kCols, i / kCols, i % kPatterns);
+  for (Offline* r : runs) r->send(f, Region(f->bounds()), true);
+  std::mt19937 rng(2);
+  std::vector<int> shown(kCols * kRows);
+  for (int i = 0; i < kCols * kRows; ++i) shown[size_t(i)] = i % kPatterns;
+  uint64_t changes = 0;
+  for (int step = 0; step < 400; ++step) {
+    auto g = std::make_shared<Frame>(*f);
+    Region changed;
+    for (int i = 0; i < kCols * kRows; ++i) {
+      int col = i % kCols, row = i / kCols;
+      if ((col + row) % 2 != step % 2 || rng() % 3) continue;
+      int p = int(rng() % 100 < 70 ? rng() % 4 : rng() % kPatterns);  // a few recent favourites
+      if (p == shown[size_t(i)]) continue;
+      shown[size_t(i)] = p;
+      pattern(*g, col, row, p);
+      changed.add(Rect{col * kTile, row * kTile, kTile, kTile});
+      ++changes;
+    }
+    for (Offline* r : runs) {
+      r->send(g, changed, false);
+      ASSERT_TRUE(r->view.surface().same_pixels(*g, g->bounds())) << "step " << step;
+    }
+    f = g;
+  }
+  const auto& sent = glz.writer.counters();
+  EXPECT_GT(sent.glz_draws, 500u);
+  EXPECT_EQ(glz.view.counters().glz_draws, sent.glz_draws);
+  // Noise has nothing to match within itself: every byte saved came from an earlier image.
+  EXPECT_LT(glz.bytes, changes * kTile * kTile * 3 / 2) << changes << " tile changes";
+  EXPECT_LE(glz.writer.counters().cache_hits, 0u);
+}
+
+TEST(GlzEncoder, LongMatchesOffsetsAndRunsRoundTrip) {
+  // One image larger than 4096 pixels with repeats far back (the long offset form), long runs
+  // (length bytes past 255) and a second image referring into the first.
+  Offline o;
+  o.writer.set_client_cache(0, 1 << 20);
+  auto f = std::make_shared<Frame>(600, 300);
+  std::mt19937 rng(9);
+  for (int y = 0; y < 300; ++y)
+    for (int x = 0; x < 600; ++x) {
+      // Noise, a repeating ramp (long matches, 256 back), then the noise again 144000 pixels on
+  // (past 2^17: the longest offset form).
+      // (The middle rows are no solid band, so that it all stays one image.)
+      uint32_t v = y < 60 ? uint32_t(rng()) : y < 240 ? bgrx(uint8_t(x), 0, 30) : f->pixel(x, y - 240);
+      f->set_pixel(x, y, v | 0xFF000000u);
+    }
+  o.send(f, Region(f->bounds()), true);
+  ASSERT_TRUE(o.view.surface().same_pixels(*f, f->bounds()));
+  auto g = std::make_shared<Frame>(*f);
+  for (int y = 0; y < 60; ++y)
+    for (int x = 0; x < 300; ++x) g->set_pixel(x + 300, y + 130, f->pixel(x, y));
+  o.send(g, Region(Rect{300, 130, 300, 60}), false);
+  ASSERT_TRUE(o.view.surface().same_pixels(*g, g->bounds()));
+  EXPECT_EQ(o.view.counters().glz_draws, 2u);  // both beat LZ4 (its window is 64 KiB)
+  EXPECT_LT(o.bytes, 60u * 600 * 3 + 20000);   // the noise once, everything else as matches
+}
+
+// The client model refuses malformed GLZ as spice-gtk would fail on it.
+TEST(ClientViewGlz, RefusesBrokenStreams) {
+  ClientView v;
+  v.apply(SPICE_MSG_DISPLAY_SURFACE_CREATE, surface_create(0, 16, 16));
+  auto f = std::make_shared<Frame>(4, 2);
+  f->fill(f->bounds(), bgrx(1, 2, 3));
+  GlzEncoder enc(1000);
+  auto good = *enc.encode(*f, f->bounds());
+  enc.commit();
+  Rect r{0, 0, 4, 2};
+  EXPECT_NO_THROW(v.apply(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_glz(r, 1, good)));
+  auto truncated = good;
+  truncated.resize(truncated.size() - 2);
+  EXPECT_THROW(v.apply(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_glz(r, 2, truncated)), std::runtime_error);
+  auto bad_magic = good;
+  bad_magic[0] ^= 1;
+  EXPECT_THROW(v.apply(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_glz(r, 3, bad_magic)), std::runtime_error);
+  // A match one image back from an image whose id says there is none before it.
+  std::vector<uint8_t> stream(good.begin(), good.begin() + 33);  // the header
+  stream[25] = 0, stream[26] = 0, stream[27] = 0, stream[28] = 9;  // id 9 (low word)
+  stream.insert(stream.end(), {uint8_t(7 << 5 | 0), 1, 0, 0x01});  // 8 pixels, 7 + 1; offset 0; one image back
+  EXPECT_THROW(v.apply(SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy_glz(r, 4, stream)), std::runtime_error);
 }

@@ -125,15 +125,20 @@ class SpiceServerTest : public ::testing::Test {
 
 // ---- pictures ----------------------------------------------------------------------------
 
-class SpicePictures : public SpiceServerTest, public ::testing::WithParamInterface<bool> {};
+class SpicePictures : public SpiceServerTest, public ::testing::WithParamInterface<ImageCodec> {};
 
+// Every --image-codec setting: the first frame and then damaged parts arrive exact, in the
+// image forms the setting allows.
 TEST_P(SpicePictures, FirstFrameThenDamageArriveExact) {
-  bool lz4 = GetParam();
+  const ImageCodec codec = GetParam();
   DemoSource d({333, 217}, 30);
   auto f0 = std::make_shared<Frame>(d.render(0));
   hub.publish(f0, Region(f0->bounds()));
-  start_static();
-  DisplayClient c(port(), {.password = "", .lz4 = lz4, .tls = {}, .sasl_user = {}});
+  SpiceServerConfig cfg;
+  cfg.port = 0;
+  cfg.channel.image_codec = codec;
+  start_static(TicketPolicy::disabled(), cfg);
+  DisplayClient c(port(), {.password = "", .lz4 = true, .tls = {}, .sasl_user = {}});
   ASSERT_TRUE(c.ok()) << c.error;
   c.start();
   ASSERT_TRUE(c.wait_until([&](const DisplayClient& x) {
@@ -143,7 +148,7 @@ TEST_P(SpicePictures, FirstFrameThenDamageArriveExact) {
   c.wait_until([&](const DisplayClient& x) { first_draws = x.draws; return true; });
   EXPECT_EQ(first_draws, 1u);  // the first draw is one full-frame image (spicy-screenshot relies on it)
 
-  for (uint64_t i = 1; i <= 5; ++i) {
+  for (uint64_t i = 1; i <= 12; ++i) {
     auto f = std::make_shared<Frame>(d.render(i));
     hub.publish(f, d.damage_between(i - 1, i));
     ASSERT_TRUE(c.wait_until([&](const DisplayClient& x) { return x.surface.same_pixels(*f, f->bounds()); }))
@@ -151,16 +156,23 @@ TEST_P(SpicePictures, FirstFrameThenDamageArriveExact) {
   }
   c.stop();
   EXPECT_TRUE(c.error.empty()) << c.error;
-  if (lz4) {
-    EXPECT_GT(c.lz4_draws, 0u);
-  } else {
-    EXPECT_EQ(c.lz4_draws, 0u);
-    EXPECT_GT(c.bitmap_draws, 0u);
+  const uint64_t others = c.draws - c.cache_hits;
+  switch (codec) {
+    case ImageCodec::Off: EXPECT_EQ(c.bitmap_draws, others); break;
+    case ImageCodec::Lz4: EXPECT_GT(c.lz4_draws, 0u); EXPECT_EQ(c.lz4_draws + c.bitmap_draws, others); break;
+    case ImageCodec::Glz: EXPECT_GT(c.glz_draws, 0u); EXPECT_EQ(c.glz_draws + c.bitmap_draws, others); break;
+    case ImageCodec::Palette:
+      EXPECT_GT(c.palette_draws, 0u);
+      EXPECT_EQ(c.palette_draws + c.bitmap_draws, others);
+      break;
+    case ImageCodec::Auto: EXPECT_GT(c.glz_draws + c.lz4_draws + c.palette_draws, 0u); break;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Lz4AndBitmap, SpicePictures, ::testing::Values(true, false),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "lz4" : "bitmap"; });
+INSTANTIATE_TEST_SUITE_P(ImageCodecs, SpicePictures,
+                         ::testing::Values(ImageCodec::Auto, ImageCodec::Glz, ImageCodec::Lz4, ImageCodec::Palette,
+                                           ImageCodec::Off),
+                         [](const ::testing::TestParamInfo<ImageCodec>& p) { return std::string(to_string(p.param)); });
 
 TEST_F(SpiceServerTest, SizeChangeCreatesANewSurface) {
   auto small = std::make_shared<Frame>(40, 30);
@@ -495,7 +507,7 @@ TEST_F(HostileInput, SilentClientTimesOutInTheLinkStage) {
 TEST_F(SpiceServerTest, ClientThatStopsReadingHoldsUpNobody) {
   SpiceServerConfig cfg;
   cfg.send_timeout = 1000ms;
-  cfg.channel.lz4 = false;  // bitmaps fill socket buffers quickly
+  cfg.channel.image_codec = ImageCodec::Off;  // bitmaps fill socket buffers quickly
   start_live({640, 400}, TicketPolicy::disabled(), cfg);
   auto good = watcher();
 

@@ -340,6 +340,9 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
     case SPICE_MSG_DISPLAY_SURFACE_CREATE:
       marked = false;
       break;
+    case SPICE_MSG_DISPLAY_INVAL_LIST:
+    case SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS:
+      break;  // the pixmap cache (before any surface too)
     case SPICE_MSG_DISPLAY_COPY_BITS:
     case SPICE_MSG_DISPLAY_DRAW_COPY:
     case SPICE_MSG_DISPLAY_DRAW_FILL:
@@ -352,7 +355,7 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
   surface_created = view_.has_surface();
   const auto& n = view_.counters();
   draws = n.draws, lz4_draws = n.lz4_draws, bitmap_draws = n.bitmap_draws, copies = n.copies;
-  palette_draws = n.palette_draws, fills = n.fills;
+  palette_draws = n.palette_draws, fills = n.fills, glz_draws = n.glz_draws, cache_hits = n.cache_hits;
 }
 
 }  // namespace tessera::test

@@ -101,7 +101,8 @@ class DisplayClient {
   bool surface_created = false;
   bool marked = false;
   bool monitors_config = false;
-  uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, palette_draws = 0, fills = 0, copies = 0;
+  uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, palette_draws = 0, glz_draws = 0, cache_hits = 0, fills = 0,
+           copies = 0;
   std::string error;
   uint32_t session_id = 0;
 

@@ -114,7 +114,7 @@ def gi_session(host, port, result, state, loop, on_invalidate=None):
 
 GI_CLIENT_OPTIONS = ("--password", "--compression", "--tls-port", "--ca-file",
                      "--cert-subject", "--verify", "--username",
-                     "--secure-channels", "--cache-size")
+                     "--secure-channels", "--cache-size", "--glz-window-size")
 
 
 def gi_client_main(argv):
@@ -169,8 +169,9 @@ def gi_client_main(argv):
     for name in ("tls-port", "ca-file", "cert-subject", "username"):
         if name in opts:
             session.set_property(name, opts[name])
-    if "cache-size" in opts:
-        session.set_property("cache-size", int(opts["cache-size"]))
+    for name in ("cache-size", "glz-window-size"):
+        if name in opts:
+            session.set_property(name, int(opts[name]))
     if "verify" in opts:
         flags = 0
         for nick in filter(None, opts["verify"].split(",")):
@@ -658,6 +659,32 @@ def cache_scenario(R, binary, workdir, servers):
             "from it", m is not None and int(m.group(1)) > 200 and
             int(m.group(2)) > 200,
             m.group(0) if m else "no display statistics\n" + tail(s.log()))
+
+    # The same trace as GLZ only, no pixmap cache, and a GLZ window of ten tiles: matches
+    # into earlier images all along while the window keeps dropping the oldest. A reference
+    # past the window would stall spice-gtk's decoder (the picture would not arrive).
+    label = "glz"
+    s = start_server(R, label, binary, workdir, "trace:" + d,
+                     ["--disable-ticketing", "--fps", "60", "--frames", "600",
+                      "--video-codec", "off", "--image-codec", "glz"], servers)
+    if not s:
+        return
+    res, raw, out = run_gi_client(workdir, "gi-glz", s.port, cache_size=4,
+                                  glz_window_size=10 * 64 * 64 * 4)
+    check_gi_picture(R, "glz: the last of 600 frames through a ten-tile GLZ "
+                     "window", last, res, raw, out, size=(6 * 64, 4 * 64))
+    stop_server(R, label, s)
+    m = re.search(r"\((\d+) LZ4, (\d+) palette, (\d+) GLZ, (\d+) from the client's cache\)",
+                  s.log())
+    R.check("glz: the images went as GLZ", m is not None and int(m.group(3)) > 1000 and
+            int(m.group(4)) == 0, m.group(0) if m else "no display statistics\n" + tail(s.log()))
+    if res:
+        # Noise tiles have nothing to match within themselves: as literals they would cost
+        # 3 bytes a pixel; a quarter less can only come from matches into earlier images.
+        R.check("glz: matches into earlier images (a quarter below 3 bytes a pixel)",
+                (res.get("display_read_bytes") or 1e12) < changes * 64 * 64 * 3 * 3 // 4,
+                "%s display bytes for %d tile changes of %d pixels" % (
+                    res.get("display_read_bytes"), changes, 64 * 64))
 
 
 def start_server(R, label, binary, workdir, image, extra, servers):

@@ -14,6 +14,7 @@
 #include "core/input_event.h"
 #include "transport/spice/link.h"
 #include "transport/net/socket.h"
+#include "transport/spice/display_update_writer.h"
 #include "transport/spice/video_streams.h"
 
 namespace tessera::spice {
@@ -31,6 +32,9 @@ class Session {
   uint32_t id() const { return id_; }
   const std::string& owner() const { return owner_; }
   std::atomic<uint32_t> mouse_mode{SPICE_MOUSE_MODE_CLIENT};
+  // The client keeps one GLZ window per session, its ids counting from 0: only the first display
+  // channel of a session may fill it (a reconnected one would reuse ids it still holds).
+  bool claim_glz() { return !glz_claimed_.exchange(true); }
   // False when the session already ended.
   bool attach(const std::shared_ptr<Channel>& ch);
   void close_all();
@@ -38,6 +42,7 @@ class Session {
  private:
   uint32_t id_;
   std::string owner_;
+  std::atomic<bool> glz_claimed_{false};
   std::mutex mu_;
   std::vector<std::weak_ptr<Channel>> channels_;
   bool closed_ = false;
@@ -50,7 +55,7 @@ struct ChannelSettings {
   std::chrono::milliseconds message_timeout{30000};  // for the rest of a message once it began
   std::chrono::milliseconds mm_time_interval{5000};
   std::chrono::milliseconds ping_interval{10000};
-  bool lz4 = true;  // offer LZ4 images to clients that can decode them
+  ImageCodec image_codec = ImageCodec::Auto;  // the lossless image forms to choose from
   VideoSettings video;  // motion as video streams; no encoders: everything lossless
 };
 

@@ -146,6 +146,80 @@ void ClientView::stream_frame(uint32_t id, const Rect* sized_dest, std::span<con
     std::memcpy(surface_.row(dest.y + y) + dest.x, pic->row(y), size_t(dest.width) * 4);
 }
 
+// As spice-gtk's decode-glz: the same stream rules, the same window (images kept until a later
+// image's header says they are older than what it may refer to).
+void ClientView::decode_glz(std::span<const uint8_t> stream, int32_t w, int32_t h) {
+  size_t at = 0;
+  auto byte = [&]() -> uint32_t {
+    if (at >= stream.size()) throw std::runtime_error("GLZ stream ends early");
+    return stream[at++];
+  };
+  auto be32 = [&] { return byte() << 24 | byte() << 16 | byte() << 8 | byte(); };
+  if (be32() != 0x20205A4Cu) throw std::runtime_error("GLZ stream without its magic");
+  if (be32() != 0x00010001u) throw std::runtime_error("GLZ stream of another version");
+  uint32_t type = byte();
+  if ((type & 0x0F) != 8) throw std::runtime_error("GLZ image not RGB32");
+  if (!(type >> 4)) throw std::runtime_error("GLZ image not top-down");
+  if (int32_t(be32()) != w || int32_t(be32()) != h) throw std::runtime_error("GLZ image size differs from its box");
+  be32();  // stride
+  uint64_t id = uint64_t(be32()) << 32;
+  id |= be32();
+  uint32_t head_dist = be32();
+  const size_t n = size_t(w) * size_t(h);
+  std::vector<uint32_t> out(n);
+  size_t op = 0;
+  uint32_t ctrl = byte();
+  for (;;) {
+    if (ctrl >= 32) {
+      size_t len = ctrl >> 5;
+      uint32_t pixel_flag = (ctrl >> 4) & 1, ofs = ctrl & 0x0F;
+      if (len == 7) {
+        uint32_t code;
+        do {
+          code = byte();
+          len += code;
+        } while (code == 255);
+      }
+      ofs += byte() << 4;
+      uint32_t code = byte(), image_flag = (code >> 6) & 3;
+      uint64_t dist;
+      if (!pixel_flag) {
+        dist = code & 0x3F;
+        for (uint32_t i = 0; i < image_flag; ++i) dist += uint64_t(byte()) << (6 + 8 * i);
+      } else {
+        pixel_flag = (code >> 5) & 1;
+        ofs += (code & 0x1F) << 12;
+        dist = 0;
+        for (uint32_t i = 0; i < image_flag; ++i) dist += uint64_t(byte()) << (8 * i);
+        if (pixel_flag) ofs += byte() << 17;
+      }
+      if (op + len > n) throw std::runtime_error("GLZ match runs past the image");
+      if (dist == 0) {
+        ofs += 1;
+        if (ofs > op) throw std::runtime_error("GLZ match before the image start");
+        for (size_t k = 0; k < len; ++k, ++op) out[op] = out[op - ofs];
+      } else {
+        auto ref = glz_window_.find(id - dist);
+        if (ref == glz_window_.end()) throw std::runtime_error("GLZ match into an image the window does not hold");
+        if (size_t(ofs) + len > ref->second.size()) throw std::runtime_error("GLZ match past its image");
+        for (size_t k = 0; k < len; ++k) out[op++] = ref->second[ofs + k];
+      }
+    } else {
+      size_t count = ctrl + 1;
+      if (op + count > n) throw std::runtime_error("GLZ literals run past the image");
+      for (size_t k = 0; k < count; ++k) {
+        uint32_t b = byte(), g = byte(), r = byte();
+        out[op++] = r << 16 | g << 8 | b;
+      }
+    }
+    if (op >= n) break;
+    ctrl = byte();
+  }
+  std::memcpy(pixels_.data(), out.data(), n * 4);
+  glz_window_[id] = std::move(out);
+  glz_window_.erase(glz_window_.begin(), glz_window_.lower_bound(id - head_dist));
+}
+
 void ClientView::draw_copy(std::span<const uint8_t> body) {
   if (!created_) throw std::runtime_error("DRAW_COPY before SURFACE_CREATE");
   WireReader r(body, "DRAW_COPY");
@@ -203,6 +277,10 @@ void ClientView::draw_copy(std::span<const uint8_t> body) {
         }
       ++counted_.palette_draws;
     }
+  } else if (type == SPICE_IMAGE_TYPE_GLZ_RGB) {
+    uint32_t size = img.u32();
+    decode_glz(img.bytes(size), w, h);
+    ++counted_.glz_draws;
   } else if (type == SPICE_IMAGE_TYPE_LZ4) {
     uint32_t size = img.u32();
     WireReader d(img.bytes(size), "LZ4 data");

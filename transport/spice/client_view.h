@@ -29,7 +29,7 @@ class ClientView {
   uint64_t decoded_frames() const { return decoded_; }
   struct Counters {
     uint64_t draws = 0, lz4_draws = 0, bitmap_draws = 0, palette_draws = 0, fills = 0, copies = 0;
-    uint64_t cache_hits = 0;
+    uint64_t cache_hits = 0, glz_draws = 0;
   };
   const Counters& counters() const { return counted_; }
 
@@ -49,6 +49,8 @@ class ClientView {
   Counters counted_;
   std::vector<uint8_t> pixels_;
   std::map<uint64_t, std::vector<uint8_t>> cache_;  // the pixmap cache: id -> packed BGRX rows
+  std::map<uint64_t, std::vector<uint32_t>> glz_window_;  // GLZ images by their stream id
+  void decode_glz(std::span<const uint8_t> stream, int32_t w, int32_t h);
   int64_t cache_pixels_ = 0;
 
  public:

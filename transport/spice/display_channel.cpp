@@ -9,12 +9,14 @@ namespace tessera::spice {
 namespace {
 constexpr std::chrono::milliseconds kClientInitWait{500};
 constexpr int64_t kMaxCachePixels = int64_t(1) << 28;  // 1 GiB of 32-bit pixels
+constexpr int64_t kMaxGlzPixels = int64_t(1) << 25;    // the most the GLZ format can address
 }  // namespace
 
 void DisplayChannel::on_start() {
   writer_ = std::make_unique<DisplayUpdateWriter>(
-      ctx_.settings.video, ctx_.settings.lz4, [this](unsigned cap) { return client_has_cap(cap); },
+      ctx_.settings.video, ctx_.settings.image_codec, [this](unsigned cap) { return client_has_cap(cap); },
       [this] { return wait_for_ack_window(); }, [this](uint16_t type, const Body& b) { send(type, b); }, tag());
+  writer_->allow_glz(session_->claim_glz());
   PushChannel::on_start();
 }
 
@@ -22,10 +24,10 @@ void DisplayChannel::on_stop() {
   PushChannel::on_stop();
   if (!writer_) return;
   const auto& sent = writer_->counters();
-  spdlog::info("{}: sent {} updates: {} draws ({} LZ4, {} palette, {} from the client's cache), {} fills, {} "
-               "copy-bits, {} image bytes, {} cached images dropped; {}",
-               tag(), sent.updates, sent.draws, sent.lz4_draws, sent.palette_draws, sent.cache_hits, sent.fills,
-               sent.copies, sent.bytes, sent.cache_evictions, writer_->video().summary());
+  spdlog::info("{}: sent {} updates: {} draws ({} LZ4, {} palette, {} GLZ, {} from the client's cache), {} fills, "
+               "{} copy-bits, {} image bytes, {} cached images dropped; {}",
+               tag(), sent.updates, sent.draws, sent.lz4_draws, sent.palette_draws, sent.glz_draws, sent.cache_hits,
+               sent.fills, sent.copies, sent.bytes, sent.cache_evictions, writer_->video().summary());
 }
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {
@@ -33,10 +35,12 @@ void DisplayChannel::on_message(uint16_t type, WireReader& body) {
     case SPICE_MSGC_DISPLAY_INIT: {
       body.u8();  // pixmap cache id
       int64_t cache_pixels = int64_t(body.u64());
-      body.u8();   // GLZ dictionary id
-      body.u32();  // GLZ window: we send no GLZ images
+      body.u8();  // GLZ dictionary id
+      int64_t glz_window = int32_t(body.u32());
+      spdlog::debug("{}: client INIT: pixmap cache {} pixels, GLZ window {} pixels", tag(), cache_pixels, glz_window);
       // A cache larger than any sane client's is not believed (it bounds our own table).
-      writer_->set_client_cache(std::clamp<int64_t>(cache_pixels, 0, kMaxCachePixels));
+      writer_->set_client_cache(std::clamp<int64_t>(cache_pixels, 0, kMaxCachePixels),
+                                std::clamp<int64_t>(glz_window, 0, kMaxGlzPixels));
       std::lock_guard lock(init_mu_);
       init_received_ = true;
       break;

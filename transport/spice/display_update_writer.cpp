@@ -15,9 +15,26 @@ constexpr size_t kMaxRectsPerUpdate = 32;
 constexpr size_t kMaxInvalidationsPerMessage = 1024;
 }  // namespace
 
-DisplayUpdateWriter::DisplayUpdateWriter(VideoSettings video, bool lz4, VideoStreams::CapFn client_cap,
+std::optional<ImageCodec> parse_image_codec(const std::string& name) {
+  for (ImageCodec c : {ImageCodec::Auto, ImageCodec::Glz, ImageCodec::Lz4, ImageCodec::Palette, ImageCodec::Off})
+    if (name == to_string(c)) return c;
+  return std::nullopt;
+}
+
+const char* to_string(ImageCodec c) {
+  switch (c) {
+    case ImageCodec::Auto: return "auto";
+    case ImageCodec::Glz: return "glz";
+    case ImageCodec::Lz4: return "lz4";
+    case ImageCodec::Palette: return "palette";
+    case ImageCodec::Off: return "off";
+  }
+  return "auto";
+}
+
+DisplayUpdateWriter::DisplayUpdateWriter(VideoSettings video, ImageCodec codec, VideoStreams::CapFn client_cap,
                                          VideoStreams::ReadyFn ready, SendFn send, std::string tag)
-    : lz4_(lz4),
+    : codec_(codec),
       client_cap_(std::move(client_cap)),
       ready_(std::move(ready)),
       send_(std::move(send)),
@@ -51,24 +68,30 @@ void DisplayUpdateWriter::send_image(const Frame& f, const Rect& r) {
   }
   const uint8_t flags = key ? SPICE_IMAGE_FLAGS_CACHE_ME : 0;
   const uint64_t id = next_image_id_++;
-  const bool compress = preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF;
-  // Few colours (text, flat UI): palette indices. The smallest body of the candidates goes.
+  // A client that asked for no compression gets plain bitmaps whatever the setting.
+  const bool compress = preferred_compression_ != SPICE_IMAGE_COMPRESSION_OFF && codec_ != ImageCodec::Off;
+  auto allowed = [&](ImageCodec c) { return compress && (codec_ == ImageCodec::Auto || codec_ == c); };
+  // The smallest body of the candidates goes: palette indices for few colours (text, flat UI),
+  // GLZ where earlier images hold the same content, LZ4 otherwise.
   Body b;
-  bool palette = false, lz4 = false;
-  if (compress)
-    if (auto p = palette_image(f, r)) {
-      b = draw_copy_palette(r, id, *p, flags);
-      palette = true;
+  bool palette = false, lz4 = false, glz = false;
+  auto take = [&](Body candidate) {
+    if (candidate.empty() || (!b.empty() && candidate.size() >= b.size())) return false;
+    b = std::move(candidate);
+    return true;
+  };
+  if (allowed(ImageCodec::Palette))
+    if (auto p = palette_image(f, r)) palette = take(draw_copy_palette(r, id, *p, flags));
+  if (allowed(ImageCodec::Lz4) && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) && r.area() >= kMinLz4Pixels &&
+      take(draw_copy_lz4(f, r, id, lz4_encoder_, flags)))
+    palette = false, lz4 = true;
+  if (allowed(ImageCodec::Glz) && glz_.enabled())
+    if (auto stream = glz_.encode(f, r); stream && take(draw_copy_glz(r, id, *stream, flags))) {
+      palette = lz4 = false;
+      glz = true;
     }
-  if (compress && lz4_ && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) && r.area() >= kMinLz4Pixels) {
-    Body z = draw_copy_lz4(f, r, id, lz4_encoder_, flags);
-    if (!z.empty() && (b.empty() || z.size() < b.size())) {
-      b = std::move(z);
-      palette = false;
-      lz4 = true;
-    }
-  }
   if (b.empty()) b = draw_copy_bitmap(f, r, id, flags);
+  if (glz) glz_.commit();  // the client adds it to its window as it decodes it
   sent_.lossless_time += Clock::now() - t0;
   if (key) {
     // Room first: the client must never hold more than it announced.
@@ -84,6 +107,7 @@ void DisplayUpdateWriter::send_image(const Frame& f, const Rect& r) {
   ++sent_.draws;
   sent_.lz4_draws += lz4;
   sent_.palette_draws += palette;
+  sent_.glz_draws += glz;
 }
 
 void DisplayUpdateWriter::send_rect(const Frame& f, const Rect& r) {
@@ -125,6 +149,7 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
     cache_started_ = true;
     cache_.set_capacity(client_cache_pixels_.load());
     if (cache_.capacity() > 0) send_counted(SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS, inval_all_pixmaps());
+    if (glz_allowed_) glz_ = GlzEncoder(client_glz_pixels_.load());
   }
   if (new_surface) {
     video_->destroy_all(send_fn);

@@ -8,15 +8,24 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/frame_hub.h"
 #include "encode/lz4_image_encoder.h"
+#include "transport/spice/glz_encoder.h"
 #include "transport/spice/image_cache.h"
 #include "transport/spice/messages.h"
 #include "transport/spice/video_streams.h"
 
 namespace tessera::spice {
+
+// Which lossless image forms the writer may send. Auto: whichever is smallest of a palette
+// bitmap, GLZ and LZ4 (what the client decodes); the others: that one (or a plain bitmap
+// where it does not apply); Off: plain 32-bit bitmaps only.
+enum class ImageCodec { Auto, Glz, Lz4, Palette, Off };
+std::optional<ImageCodec> parse_image_codec(const std::string& name);  // "auto", "glz", ...
+const char* to_string(ImageCodec c);
 
 class DisplayUpdateWriter {
  public:
@@ -25,12 +34,13 @@ class DisplayUpdateWriter {
   using SendFn = std::function<void(uint16_t type, const Body& body)>;
 
   struct Counters {
-    uint64_t updates = 0, draws = 0, lz4_draws = 0, palette_draws = 0, fills = 0, copies = 0, bytes = 0;
+    uint64_t updates = 0, draws = 0, lz4_draws = 0, palette_draws = 0, glz_draws = 0, fills = 0, copies = 0,
+             bytes = 0;
     uint64_t cache_hits = 0, cache_evictions = 0;
     std::chrono::nanoseconds lossless_time{};  // compressing and packing DRAW_COPY images
   };
 
-  DisplayUpdateWriter(VideoSettings video, bool lz4, VideoStreams::CapFn client_cap, VideoStreams::ReadyFn ready,
+  DisplayUpdateWriter(VideoSettings video, ImageCodec codec, VideoStreams::CapFn client_cap, VideoStreams::ReadyFn ready,
                       SendFn send, std::string tag);
 
   // One update: the newest frame with everything that changed since the last one sent.
@@ -41,7 +51,13 @@ class DisplayUpdateWriter {
   void set_preferred_compression(uint8_t c) { preferred_compression_ = c; }
   // The pixmap cache size (pixels) from the client's DISPLAY_INIT, from any thread; it takes
   // effect before the first image (0: no cache). Later ones are ignored.
-  void set_client_cache(int64_t pixels) { client_cache_pixels_ = pixels; }
+  void set_client_cache(int64_t pixels, int64_t glz_window_pixels = 0) {
+    client_cache_pixels_ = pixels;
+    client_glz_pixels_ = glz_window_pixels;
+  }
+  // GLZ images need the session's dictionary window to ourselves: a second display channel of
+  // a session (a reconnect) must not use them. True by default.
+  void allow_glz(bool allowed) { glz_allowed_ = allowed; }
   const ImageCache& cache() const { return cache_; }
 
   VideoStreams& video() { return *video_; }
@@ -55,13 +71,16 @@ class DisplayUpdateWriter {
   bool send_waiting(uint16_t type, const Body& body);
   void send_counted(uint16_t type, const Body& body);
 
-  bool lz4_;
+  ImageCodec codec_;
   VideoStreams::CapFn client_cap_;
   VideoStreams::ReadyFn ready_;
   SendFn send_;
   std::string tag_;
   std::atomic<uint8_t> preferred_compression_{SPICE_IMAGE_COMPRESSION_LZ4};
   std::atomic<int64_t> client_cache_pixels_{0};
+  std::atomic<int64_t> client_glz_pixels_{0};
+  std::atomic<bool> glz_allowed_{true};
+  GlzEncoder glz_{0};
   bool cache_started_ = false;  // the capacity is fixed and the client told to start afresh
   ImageCache cache_;
   bool surface_created_ = false;

@@ -128,6 +128,15 @@ Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img
   return w.take();
 }
 
+Body draw_copy_glz(const Rect& r, uint64_t image_id, std::span<const uint8_t> glz, uint8_t image_flags) {
+  WireWriter w;
+  w.reserve(kDrawCopyFixedBytes + 18 + 4 + glz.size());
+  draw_copy_head(w, r);
+  image_descriptor(w, image_id, SPICE_IMAGE_TYPE_GLZ_RGB, r, image_flags);
+  w.u32(uint32_t(glz.size())).bytes(glz);
+  return w.take();
+}
+
 Body draw_copy_from_cache(const Rect& r, uint64_t image_id) {
   WireWriter w;
   draw_copy_head(w, r);

@@ -55,6 +55,8 @@ Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id, uint8_t 
 Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags = 0);
 // The same as a palette bitmap (1BIT_BE, 4BIT_BE or 8BIT), its palette inline after the indices.
 Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img, uint8_t image_flags = 0);
+// The same as a GLZ image (GlzEncoder's stream).
+Body draw_copy_glz(const Rect& r, uint64_t image_id, std::span<const uint8_t> glz, uint8_t image_flags = 0);
 // DRAW_COPY of an image the client holds in its cache under `image_id`.
 Body draw_copy_from_cache(const Rect& r, uint64_t image_id);
 // INVAL_LIST: the client drops these cached images. INVAL_ALL_PIXMAPS: it drops all of them.

@@ -88,4 +88,13 @@ std::pair<int, int> Rfb::init() {
   return {w, ht};
 }
 
+std::unique_ptr<Rfb> Rfb::open_none(uint16_t port) {
+  auto c = std::make_unique<Rfb>(port);
+  c->hello();
+  c->send(std::vector<uint8_t>{1});
+  c->u32();
+  c->init();
+  return c;
+}
+
 }  // namespace tessera::test

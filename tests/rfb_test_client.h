@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,8 @@ class Rfb {
   std::vector<uint8_t> hello(const char* version = "RFB 003.008\n");
   // ClientInit and ServerInit: returns the framebuffer size.
   std::pair<int, int> init();
+  // A client of a server offering None, past ServerInit: ready for messages.
+  static std::unique_ptr<Rfb> open_none(uint16_t port);
   int fd_ = -1;
 };
 

@@ -244,14 +244,7 @@ TEST_F(VncServerTest, HostileMessagesCloseOnlyThatClient) {
   good.send(std::vector<uint8_t>{1});
   good.u32();
   good.init();
-  auto open = [&] {
-    auto c = std::make_unique<Rfb>(server->port());
-    c->hello();
-    c->send(std::vector<uint8_t>{1});
-    c->u32();
-    c->init();
-    return c;
-  };
+  auto open = [&] { return Rfb::open_none(server->port()); };
   struct Case {
     std::vector<uint8_t> bytes;
     const char* reason;
@@ -283,14 +276,7 @@ TEST_F(VncServerTest, HostileMessagesCloseOnlyThatClient) {
 // without end; others are not held up.
 TEST_F(VncServerTest, AClientThatNeverReadsItsFenceRepliesIsDropped) {
   start(none());
-  auto open = [&] {
-    auto c = std::make_unique<Rfb>(server->port());
-    c->hello();
-    c->send(std::vector<uint8_t>{1});
-    c->u32();
-    c->init();
-    return c;
-  };
+  auto open = [&] { return Rfb::open_none(server->port()); };
   auto good = open();
   auto bad = open();
   int small = 4096;
@@ -341,14 +327,7 @@ TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
   cfg.session.send_timeout = 1500ms;
   server = std::make_unique<VncServer>(cfg, hub, [](const InputEvent&) {});
   server->start();
-  auto connect = [&] {
-    auto c = std::make_unique<Rfb>(server->port());
-    c->hello();
-    c->send(std::vector<uint8_t>{1});
-    c->u32();
-    c->init();
-    return c;
-  };
+  auto connect = [&] { return Rfb::open_none(server->port()); };
   auto stalled = connect();
   int small = 4096;
   setsockopt(stalled->fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);

@@ -12,6 +12,12 @@ namespace tessera {
 namespace {
 
 constexpr int32_t kMinColumnGap = 8;
+// A motion group must fill this share (%) of its bounding box to be video.
+constexpr int64_t kMinMotionFill = 40;
+// A fast-entry group must fill this share (%) of its bounding box.
+constexpr int64_t kFastMotionFill = 60;
+// Frames a motion group where a move search found nothing is left alone (video rarely moves).
+constexpr uint64_t kMotionSearchPause = 4;
 // What one more rectangle costs a client and the wire, in pixels sent: merging boxes into their
 // bounding box pays while it adds fewer unchanged pixels than this per box saved.
 constexpr int32_t kBoxSlackPixels = 256;
@@ -155,13 +161,40 @@ void DamageTracker::classify(Clock::time_point now) {
   classifier_.update(changed_, now);
 }
 
-void DamageTracker::update_motion_mask() {
+void DamageTracker::update_motion_mask(Clock::time_point now) {
   prev_motion_mask_.swap(motion_mask_);
   motion_mask_.assign(grid_.count(), 0);
-  const std::vector<uint8_t>& motion = accel_ ? accel_motion_ : classifier_.motion();
-  for (const TileGroup& g : tile_groups(grid_, motion, seen_))
-    if (g.tiles.size() >= size_t(cfg_.min_motion_tiles))
+  const std::vector<uint8_t>& classified = accel_ ? accel_motion_ : classifier_.motion();
+  // Fast entry: a large, dense area that changed now and in one of the two frames before is
+  // video starting (text and UI change in small places, and scrolls and drags went as moves), so
+  // it is motion at its second change, not after `enter_changes`. It keeps the classifier's hold.
+  std::vector<uint8_t>& fast = fast_scratch_;
+  fast.assign(grid_.count(), 0);
+  for (size_t i = 0; i < fast.size(); ++i) fast[i] = changed_[i] && (recent_[i] & 0x3);
+  for (const TileGroup& g : tile_groups(grid_, fast, seen_)) {
+    const int64_t box_tiles = grid_.tiles_touching(g.bounds).area();
+    if (cfg_.fast_motion_tiles > 0 && g.tiles.size() >= size_t(cfg_.fast_motion_tiles) &&
+        int64_t(g.tiles.size()) * 100 >= box_tiles * kFastMotionFill)
+      for (size_t i : g.tiles) fast_until_[i] = now + classifier_hold();
+  }
+  std::vector<uint8_t>& motion = motion_scratch_;
+  motion.assign(grid_.count(), 0);
+  for (size_t i = 0; i < motion.size(); ++i) {
+    motion[i] = classified[i] || fast_until_[i] > now;
+    recent_[i] = uint8_t(recent_[i] << 1 | changed_[i]);
+  }
+  for (const TileGroup& g : tile_groups(grid_, motion, seen_)) {
+    // Video fills its box; the ring of edges and uncovered strips around a dragged window does
+    // not, and stays lossless (a stream over its box would blur the window it surrounds).
+    const int64_t box_tiles = grid_.tiles_touching(g.bounds).area();
+    if (g.tiles.size() >= size_t(cfg_.min_motion_tiles) && int64_t(g.tiles.size()) * 100 >= box_tiles * kMinMotionFill)
       for (size_t i : g.tiles) motion_mask_[i] = 1;
+  }
+}
+
+DamageTracker::Clock::duration DamageTracker::classifier_hold() const {
+  return std::max(Clock::duration::zero(),
+                  Clock::duration(cfg_.classifier.lossless_after) - Clock::duration(cfg_.classifier.frame_interval));
 }
 
 void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
@@ -170,10 +203,17 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
   std::vector<Move> moves;
   for (const TileGroup& group : tile_groups(grid_, changed_, seen_)) {
     if (group.bounds.height < cfg_.min_scroll_rows) continue;
-    // Video does not scroll: skip groups that are mostly motion already.
+    // A group mostly in motion may be video (nothing moved) or a dragged window (it did): it is
+    // searched, but after a search there found nothing, not again for a few frames.
     size_t in_motion = 0;
-    for (size_t i : group.tiles) in_motion += motion[i];
-    if (in_motion * 2 > group.tiles.size()) continue;
+    bool searched_lately = false;
+    for (size_t i : group.tiles) {
+      in_motion += motion[i];
+      searched_lately |= failed_search_[i] && frames_ - failed_search_[i] <= kMotionSearchPause;
+    }
+    const bool motion_group = in_motion * 2 > group.tiles.size();
+    if (motion_group && searched_lately) continue;
+    const size_t moves_before = moves.size();
     // Clients apply moves one after another: keep only moves that cannot disturb each other.
     auto add = [&](const Move& m) {
       for (const Move& o : moves)
@@ -194,6 +234,8 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
       if (auto m = find_moved_block(prev, cur, changed.bounds(), 2 * cfg_.min_scroll_rows, cfg_.min_scroll_rows))
         add(*m);
     }
+    if (motion_group && moves.size() == moves_before)
+      for (size_t i : group.tiles) failed_search_[i] = frames_;
   }
   if (moves.empty()) return;
   // The reference becomes what the viewer has after the moves; only what still differs is damage.
@@ -260,6 +302,9 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
   if (!have_ref_ || ref_.size() != frame->size()) {
     grid_ = TileGrid(frame->size(), cfg_.tile_size);
     classifier_.reset(grid_.count());
+    failed_search_.assign(grid_.count(), 0);
+    recent_.assign(grid_.count(), 0);
+    fast_until_.assign(grid_.count(), Clock::time_point{});
     motion_mask_.assign(grid_.count(), 0);
     prev_motion_mask_.assign(grid_.count(), 0);
     ref_ = *frame;
@@ -306,7 +351,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
   }
   t0 = Clock::now();
   classify(now);
-  update_motion_mask();
+  update_motion_mask(now);
   // Build to lossless: what stops being motion is repainted, changed or not.
   std::vector<uint8_t> paint(grid_.count()), moving(grid_.count()), refresh(grid_.count());
   for (size_t i = 0; i < paint.size(); ++i) {

@@ -24,6 +24,9 @@ struct DamageTrackerConfig {
   // Motion needs this many connected tiles: a pointer, a spinner or a blinking caret stays
   // static (lossless), since it is cheap to send exactly.
   int min_motion_tiles = 12;
+  // A dense area of at least this many tiles that changed now and in one of the two frames
+  // before joins motion at once (video starting), without waiting for `enter_changes`. 0: off.
+  int fast_motion_tiles = 48;
   ClassifierConfig classifier;
   // Runs full-frame diffs and the classifier elsewhere (the GPU) when set; same answers. With
   // one, hints are ignored and every frame is a full scan, so the reference always equals the
@@ -64,7 +67,8 @@ class DamageTracker {
   // What to paint: whole tiles for motion and repaints, exact boxes for static changes.
   Region exact_damage(const Frame& cur, const std::vector<uint8_t>& paint, const std::vector<uint8_t>& moving,
                       const std::vector<uint8_t>& refresh);
-  void update_motion_mask();
+  void update_motion_mask(Clock::time_point now);
+  Clock::duration classifier_hold() const;
   bool diff_accelerated(const Frame& f);
   void classify(Clock::time_point now);
   void accel_reset(const Frame& f, bool upload);
@@ -79,6 +83,10 @@ class DamageTracker {
   bool in_sync_ = false; // ref_ equals last_ exactly (the last scan was a full one)
   std::vector<uint8_t> changed_, seen_;
   std::vector<uint8_t> motion_mask_, prev_motion_mask_;  // motion tiles in large enough groups
+  std::vector<uint64_t> failed_search_;  // per tile: the frame a move search in its motion group failed
+  std::vector<uint8_t> recent_;           // per tile: changed in the frames before (bit 0: the last)
+  std::vector<Clock::time_point> fast_until_;  // per tile: motion by fast entry until then
+  std::vector<uint8_t> fast_scratch_, motion_scratch_;
   uint64_t frames_ = 0;  // sets the full-scan cadence
   std::shared_ptr<TileDiffAccelerator> accel_;
   bool accel_holds_last_ = false;  // the accelerator's reference is last_

@@ -370,3 +370,79 @@ TEST(FrameHubMoves, MovesAloneAreAnUpdate) {
   EXPECT_EQ(u->moves.size(), 1u);
   EXPECT_TRUE(u->damage.empty());
 }
+
+namespace {
+
+// A 640x400 desktop; `noise_seed` != 0 fills `area` with pixels of that seed (a video frame).
+FramePtr desktop_with_noise(const Rect& area, uint64_t noise_seed) {
+  auto f = std::make_shared<Frame>(640, 400);
+  f->fill(f->bounds(), bgrx(40, 60, 110));
+  uint64_t h = noise_seed;
+  if (noise_seed)
+    for (int32_t y = area.y; y < area.y + area.height; ++y)
+      for (int32_t x = area.x; x < area.x + area.width; ++x) {
+        h = h * 6364136223846793005ull + 1442695040888963407ull;
+        f->set_pixel(x, y, uint32_t(h >> 32) | 0xFF000000u);
+      }
+  return f;
+}
+
+bool covers(const Region& r, const Rect& area) {
+  Region inside(area);
+  inside.intersect(r);
+  return inside.area() == area.area();
+}
+
+}  // namespace
+
+// Video that starts is motion from its second changed frame (fast entry), not after the
+// classifier's usual count; a window that opens once, or a sparse ring of changes, is not.
+TEST(DamageTracker, VideoThatStartsIsMotionAtItsSecondChange) {
+  const Rect video{64, 64, 384, 256};
+  DamageTracker tracker;
+  tracker.update(desktop_with_noise(video, 0), nullptr, at(0));
+  tracker.update(desktop_with_noise(video, 1), nullptr, at(1));  // first change: could be a window
+  EXPECT_TRUE(tracker.motion_area().empty());
+  tracker.update(desktop_with_noise(video, 2), nullptr, at(2));
+  EXPECT_TRUE(covers(tracker.motion_area(), video)) << "video not motion at its second change";
+
+  // The same area changing once (a window opening), then still, is never motion.
+  DamageTracker once;
+  once.update(desktop_with_noise(video, 0), nullptr, at(0));
+  for (uint64_t t = 1; t < 10; ++t) {
+    once.update(desktop_with_noise(video, 1), nullptr, at(t));
+    EXPECT_TRUE(once.motion_area().empty()) << "tick " << t;
+  }
+
+  // With fast entry off, the classifier's own count decides (later than the second change).
+  DamageTrackerConfig off;
+  off.fast_motion_tiles = 0;
+  DamageTracker slow(off);
+  slow.update(desktop_with_noise(video, 0), nullptr, at(0));
+  slow.update(desktop_with_noise(video, 1), nullptr, at(1));
+  slow.update(desktop_with_noise(video, 2), nullptr, at(2));
+  EXPECT_TRUE(slow.motion_area().empty());
+}
+
+TEST(DamageTracker, SparseRingOfChangesStaysLossless) {
+  // Changes along the four edges of a large box (a window's frame being redrawn) fill little of
+  // their bounding box: never motion, however often they change.
+  DamageTracker tracker;
+  auto frame = [](uint64_t seed) {
+    auto f = std::make_shared<Frame>(640, 400);
+    f->fill(f->bounds(), bgrx(40, 60, 110));
+    if (seed) {
+      uint32_t c = bgrx(uint8_t(seed * 37), uint8_t(seed * 91), uint8_t(seed * 13));
+      f->fill({32, 32, 576, 32}, c);
+      f->fill({32, 336, 576, 32}, c);
+      f->fill({32, 64, 32, 272}, c);
+      f->fill({576, 64, 32, 272}, c);
+    }
+    return f;
+  };
+  tracker.update(frame(0), nullptr, at(0));
+  for (uint64_t t = 1; t < 60; ++t) {
+    tracker.update(frame(t), nullptr, at(t));
+    EXPECT_TRUE(tracker.motion_area().empty()) << "tick " << t;
+  }
+}

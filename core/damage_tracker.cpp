@@ -14,10 +14,12 @@ namespace {
 constexpr int32_t kMinColumnGap = 8;
 // A motion group must fill this share (%) of its bounding box to be video.
 constexpr int64_t kMinMotionFill = 40;
-// A fast-entry group must fill this share (%) of its bounding box.
+// A fast-entry group must fill this share (%) of its bounding box...
 constexpr int64_t kFastMotionFill = 60;
-// Frames a motion group where a move search found nothing is left alone (video rarely moves).
-constexpr uint64_t kMotionSearchPause = 4;
+// ...and this share (%) of its tiles must still differ after moves.
+constexpr size_t kFastMotionLeft = 25;
+// A move must account for this share (%) of the changed pixels around it.
+constexpr int64_t kMinMoveShare = 80;
 // What one more rectangle costs a client and the wire, in pixels sent: merging boxes into their
 // bounding box pays while it adds fewer unchanged pixels than this per box saved.
 constexpr int32_t kBoxSlackPixels = 256;
@@ -152,13 +154,13 @@ bool DamageTracker::diff_accelerated(const Frame& f) {
 void DamageTracker::classify(Clock::time_point now) {
   if (accel_) {
     try {
-      accel_->classify(changed_, now, accel_motion_);
+      accel_->classify(activity_, now, accel_motion_);
       return;
     } catch (const std::exception& e) {
       drop_accelerator("classifier", e);
     }
   }
-  classifier_.update(changed_, now);
+  classifier_.update(activity_, now);
 }
 
 void DamageTracker::update_motion_mask(Clock::time_point now) {
@@ -166,22 +168,25 @@ void DamageTracker::update_motion_mask(Clock::time_point now) {
   motion_mask_.assign(grid_.count(), 0);
   const std::vector<uint8_t>& classified = accel_ ? accel_motion_ : classifier_.motion();
   // Fast entry: a large, dense area that changed now and in one of the two frames before is
-  // video starting (text and UI change in small places, and scrolls and drags went as moves), so
-  // it is motion at its second change, not after `enter_changes`. It keeps the classifier's hold.
+  // video starting (text and UI change in small places), so it is motion at its second change,
+  // not after `enter_changes`; unless moves explain it (a dragged window, a scrolled page: what
+  // is left after them is a thin strip). It keeps the classifier's hold.
   std::vector<uint8_t>& fast = fast_scratch_;
   fast.assign(grid_.count(), 0);
-  for (size_t i = 0; i < fast.size(); ++i) fast[i] = changed_[i] && (recent_[i] & 0x3);
+  for (size_t i = 0; i < fast.size(); ++i) fast[i] = raw_changed_[i] && (recent_[i] & 0x3);
   for (const TileGroup& g : tile_groups(grid_, fast, seen_)) {
     const int64_t box_tiles = grid_.tiles_touching(g.bounds).area();
+    size_t left = 0;
+    for (size_t i : g.tiles) left += activity_[i];
     if (cfg_.fast_motion_tiles > 0 && g.tiles.size() >= size_t(cfg_.fast_motion_tiles) &&
-        int64_t(g.tiles.size()) * 100 >= box_tiles * kFastMotionFill)
+        int64_t(g.tiles.size()) * 100 >= box_tiles * kFastMotionFill && left * 100 >= g.tiles.size() * kFastMotionLeft)
       for (size_t i : g.tiles) fast_until_[i] = now + classifier_hold();
   }
   std::vector<uint8_t>& motion = motion_scratch_;
   motion.assign(grid_.count(), 0);
   for (size_t i = 0; i < motion.size(); ++i) {
     motion[i] = classified[i] || fast_until_[i] > now;
-    recent_[i] = uint8_t(recent_[i] << 1 | changed_[i]);
+    recent_[i] = uint8_t(recent_[i] << 1 | raw_changed_[i]);
   }
   for (const TileGroup& g : tile_groups(grid_, motion, seen_)) {
     // Video fills its box; the ring of edges and uncovered strips around a dragged window does
@@ -201,41 +206,67 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
   const Frame& prev = ref_;
   const auto& motion = motion_mask_;
   std::vector<Move> moves;
-  for (const TileGroup& group : tile_groups(grid_, changed_, seen_)) {
-    if (group.bounds.height < cfg_.min_scroll_rows) continue;
-    // A group mostly in motion may be video (nothing moved) or a dragged window (it did): it is
-    // searched, but after a search there found nothing, not again for a few frames.
-    size_t in_motion = 0;
-    bool searched_lately = false;
-    for (size_t i : group.tiles) {
-      in_motion += motion[i];
-      searched_lately |= failed_search_[i] && frames_ - failed_search_[i] <= kMotionSearchPause;
-    }
-    const bool motion_group = in_motion * 2 > group.tiles.size();
-    if (motion_group && searched_lately) continue;
-    const size_t moves_before = moves.size();
-    // Clients apply moves one after another: keep only moves that cannot disturb each other.
-    auto add = [&](const Move& m) {
-      for (const Move& o : moves)
-        if (!o.dst.intersect(m.dst).empty() || !o.dst.intersect(m.src()).empty() || !o.src().intersect(m.dst).empty())
-          return false;
-      moves.push_back(m);
-      return true;
-    };
+  // A move is taken where it accounts for most of what changed around it (video aside): of the
+  // pixels that changed, most are the old ones at the move's offset (a dragged window or a
+  // scroll, with a strip of new content). Inside playing video no move is taken: the stream
+  // sends pans for less than moves plus what they leave.
+  auto explains = [&](const Move& m, const Region& area_changed) {
+    Rect t = grid_.tiles_touching(m.dst);
+    int64_t moving = 0;
+    for (int32_t row = t.y; row < t.bottom(); ++row)
+      for (int32_t col = t.x; col < t.right(); ++col) moving += motion[grid_.index(col, row)];
+    if (moving * 2 > t.area()) return false;  // video that pans is the stream's to send
+    Region around = area_changed;
+    around.subtract(grid_.region_of(motion));
+    const int32_t dx = m.dst.x - m.src_x, dy = m.dst.y - m.src_y;
+    int64_t differ = 0, matched = 0;
+    for (const Rect& r : around.rects())
+      for (int32_t y = r.y; y < r.bottom(); ++y) {
+        const uint32_t* c = cur.row(y);
+        const uint32_t* p = prev.row(y);
+        const uint32_t* q = y - dy >= 0 && y - dy < prev.height() ? prev.row(y - dy) : nullptr;
+        for (int32_t x = r.x; x < r.right(); ++x) {
+          if (c[x] == p[x]) continue;
+          ++differ;
+          matched += q && x - dx >= 0 && x - dx < prev.width() && c[x] == q[x - dx];
+        }
+      }
+    return matched * 100 >= differ * kMinMoveShare;
+  };
+  // Clients apply moves one after another: keep only moves that cannot disturb each other.
+  auto add = [&](const Move& m) {
+    for (const Move& o : moves)
+      if (!o.dst.intersect(m.dst).empty() || !o.dst.intersect(m.src()).empty() || !o.src().intersect(m.dst).empty())
+        return false;
+    moves.push_back(m);
+    return true;
+  };
+  // Scrolls column span by column span, else one moved block (a dragged window); true if a
+  // move was taken.
+  auto search = [&](const Rect& area) {
+    if (area.height < cfg_.min_scroll_rows) return false;
     bool scrolled = false;
-    Region changed;  // the group's changed pixels, bounded span by span
-    for (const Rect& span : changed_column_spans(prev, cur, group.bounds, kMinColumnGap)) {
+    Region changed;  // the changed pixels, bounded span by span
+    for (const Rect& span : changed_column_spans(prev, cur, area, kMinColumnGap)) {
       Rect cb = changed_bounds(prev, cur, span);
       changed.add(cb);
-      if (auto m = find_vertical_scroll(prev, cur, cb, cfg_.min_scroll_rows)) scrolled |= add(*m);
+      if (auto m = find_vertical_scroll(prev, cur, cb, cfg_.min_scroll_rows); m && explains(*m, Region(cb)))
+        scrolled |= add(*m);
     }
-    // Not a scroll: perhaps a window was dragged (moved in x and y).
-    if (!scrolled && group.bounds.width >= 2 * cfg_.min_scroll_rows) {
-      if (auto m = find_moved_block(prev, cur, changed.bounds(), 2 * cfg_.min_scroll_rows, cfg_.min_scroll_rows))
-        add(*m);
+    if (scrolled) return true;
+    if (area.width < 2 * cfg_.min_scroll_rows) return false;
+    auto m = find_moved_block(prev, cur, changed.bounds(), 2 * cfg_.min_scroll_rows, cfg_.min_scroll_rows);
+    return m && explains(*m, changed) && add(*m);
+  };
+  for (const TileGroup& group : tile_groups(grid_, changed_, seen_)) {
+    size_t in_motion = 0;
+    Rect still;  // the tiles that are not video
+    for (size_t i : group.tiles) {
+      in_motion += motion[i];
+      if (!motion[i]) still = still.united(grid_.rect(int32_t(i % size_t(grid_.cols())), int32_t(i / size_t(grid_.cols()))));
     }
-    if (motion_group && moves.size() == moves_before)
-      for (size_t i : group.tiles) failed_search_[i] = frames_;
+    // Mostly video: only what is not video is searched (a terminal scrolling beside it).
+    search(in_motion * 2 <= group.tiles.size() ? group.bounds : still);
   }
   if (moves.empty()) return;
   // The reference becomes what the viewer has after the moves; only what still differs is damage.
@@ -302,7 +333,6 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
   if (!have_ref_ || ref_.size() != frame->size()) {
     grid_ = TileGrid(frame->size(), cfg_.tile_size);
     classifier_.reset(grid_.count());
-    failed_search_.assign(grid_.count(), 0);
     recent_.assign(grid_.count(), 0);
     fast_until_.assign(grid_.count(), Clock::time_point{});
     motion_mask_.assign(grid_.count(), 0);
@@ -317,6 +347,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     return out;
   }
   changed_.assign(grid_.count(), 0);
+  raw_changed_.assign(grid_.count(), 0);
   // The same frame object again, and the reference holds it exactly: nothing to compare.
   if (!(frame == last_ && in_sync_)) {
     // With an accelerator every scan is full: the GPU compares whole frames for less than the
@@ -345,11 +376,29 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     in_sync_ = full;
     auto t1 = Clock::now();
     times_.diff = t1 - t0;
+    raw_changed_ = changed_;
     if (cfg_.detect_scroll) find_moves(*frame, out);
     t0 = Clock::now();
     times_.scroll = t0 - t1;
   }
   t0 = Clock::now();
+  // What the classifier counts: changes, less those a move explains (a dragged window's edges
+  // and the strip it uncovers change every frame without being video). What still changes
+  // inside a move (a video in a panning scene) counts.
+  activity_ = changed_;
+  for (const Move& m : out.moves) {
+    Rect t = grid_.tiles_touching(m.dst);
+    for (int32_t row = t.y; row < t.bottom(); ++row)
+      for (int32_t col = t.x; col < t.right(); ++col)
+        if (!m.dst.contains(grid_.rect(col, row))) activity_[grid_.index(col, row)] = 0;
+    Region exposed(m.src());
+    exposed.subtract(Region(m.dst));
+    for (const Rect& r : exposed.rects()) {
+      Rect e = grid_.tiles_touching(r);
+      for (int32_t row = e.y; row < e.bottom(); ++row)
+        for (int32_t col = e.x; col < e.right(); ++col) activity_[grid_.index(col, row)] = 0;
+    }
+  }
   classify(now);
   update_motion_mask(now);
   // Build to lossless: what stops being motion is repainted, changed or not.

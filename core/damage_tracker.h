@@ -82,9 +82,10 @@ class DamageTracker {
   FramePtr last_;        // the frame of the previous update
   bool in_sync_ = false; // ref_ equals last_ exactly (the last scan was a full one)
   std::vector<uint8_t> changed_, seen_;
+  std::vector<uint8_t> raw_changed_;  // changed_ before moves were found
+  std::vector<uint8_t> activity_;     // changed_ less what moves explain: what is classified
   std::vector<uint8_t> motion_mask_, prev_motion_mask_;  // motion tiles in large enough groups
-  std::vector<uint64_t> failed_search_;  // per tile: the frame a move search in its motion group failed
-  std::vector<uint8_t> recent_;           // per tile: changed in the frames before (bit 0: the last)
+  std::vector<uint8_t> recent_;           // per tile: changed (before moves) in the frames before (bit 0: the last)
   std::vector<Clock::time_point> fast_until_;  // per tile: motion by fast entry until then
   std::vector<uint8_t> fast_scratch_, motion_scratch_;
   uint64_t frames_ = 0;  // sets the full-scan cadence

@@ -6,12 +6,6 @@
 namespace tessera {
 
 namespace {
-Rect bounding(const Rect& a, const Rect& b) {
-  int32_t x0 = std::min(a.x, b.x), y0 = std::min(a.y, b.y);
-  int32_t x1 = std::max(a.right(), b.right()), y1 = std::max(a.bottom(), b.bottom());
-  return {x0, y0, x1 - x0, y1 - y0};
-}
-
 bool touches(const Rect& a, const Rect& b) {
   return a.x <= b.right() && b.x <= a.right() && a.y <= b.bottom() && b.y <= a.bottom();
 }
@@ -25,7 +19,7 @@ std::vector<Rect> motion_boxes(const Region& motion, const Rect& bounds) {
     for (size_t i = 0; i < boxes.size() && !merged; ++i)
       for (size_t j = i + 1; j < boxes.size(); ++j)
         if (touches(boxes[i], boxes[j])) {
-          boxes[i] = bounding(boxes[i], boxes[j]);
+          boxes[i] = boxes[i].united(boxes[j]);
           boxes.erase(boxes.begin() + std::ptrdiff_t(j));
           merged = true;
           break;

@@ -26,6 +26,14 @@ struct Rect {
     return px >= x && py >= y && px < right() && py < bottom();
   }
   bool intersects(const Rect& o) const { return !intersect(o).empty(); }
+  // The smallest rectangle holding both (an empty one adds nothing).
+  Rect united(const Rect& o) const {
+    if (o.empty()) return *this;
+    if (empty()) return o;
+    int32_t l = std::min(x, o.x), t = std::min(y, o.y);
+    int32_t r = std::max(right(), o.right()), b = std::max(bottom(), o.bottom());
+    return {l, t, r - l, b - t};
+  }
   // True when `o` lies wholly inside (an empty `o` counts as inside).
   bool contains(const Rect& o) const {
     return o.empty() || (o.x >= x && o.y >= y && o.right() <= right() && o.bottom() <= bottom());

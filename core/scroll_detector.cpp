@@ -239,11 +239,60 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
     int32_t t = an.y, b = an.y + 1;
     while (row_matches(t - 1)) --t;
     while (row_matches(b)) ++b;
-    Move m;
-    m.dst = {l, t, r - l, b - t};
-    m.src_x = l - dx;
-    m.src_y = t - dy;
-    if (!found || m.dst.area() > found->dst.area()) found = m;
+    auto take = [&](const Rect& dst) {
+      if (found && dst.area() <= found->dst.area()) return;
+      Move m;
+      m.dst = dst;
+      m.src_x = dst.x - dx;
+      m.src_y = dst.y - dy;
+      found = m;
+    };
+    take({l, t, r - l, b - t});
+    // Rows grown at the anchor row's full width stop where that row matched past the window's
+    // edge (flat wallpaper beside it): grow down the anchor's own segment instead, and narrow
+    // to what every row of it matches.
+    const int32_t cl = std::max(an.x, a.x), cr = std::min(an.x + kSegment, a.right());
+    auto core_matches = [&](int32_t y) {
+      int32_t sy = y - dy;
+      if (y < a.y || y >= a.bottom() || sy < 0 || sy >= prev.height() || cl - dx < 0 || cr - dx > prev.width())
+        return false;
+      return std::memcmp(cur.row(y) + cl, prev.row(sy) + (cl - dx), size_t(cr - cl) * 4) == 0;
+    };
+    if (!core_matches(an.y)) continue;
+    int32_t ct = an.y, cb = an.y + 1;
+    while (core_matches(ct - 1)) --ct;
+    while (core_matches(cb)) ++cb;
+    if (int64_t(cb - ct) * (a.width) <= (found ? found->dst.area() : 0)) continue;  // cannot beat it
+    // Each row's matching span around the segment; then the best rectangle over the anchor row
+    // and some rows above and below it, tried only where the common span narrows (a row past
+    // the window's edge that matched by chance must not narrow the whole block).
+    struct Step {
+      int32_t rows, l, r;  // the nearest `rows` rows on this side all match over [l, r)
+    };
+    auto steps = [&](int32_t from, int32_t to, int32_t dir) {
+      std::vector<Step> out;
+      int32_t sl = a.x, sr = a.right(), rows = 0;
+      for (int32_t y = from; y != to; y += dir) {
+        int32_t x = cl;
+        while (x > sl && matches(x - 1, y)) --x;
+        int32_t e = cr;
+        while (e < sr && matches(e, y)) ++e;
+        if (rows > 0 && (x != sl || e != sr)) out.push_back({rows, sl, sr});
+        sl = x;
+        sr = e;
+        ++rows;
+      }
+      if (rows > 0) out.push_back({rows, sl, sr});
+      return out;
+    };
+    const std::vector<Step> up = steps(an.y, ct - 1, -1), down = steps(an.y + 1, cb, 1);
+    for (const Step& u : up) {
+      take({u.l, an.y - u.rows + 1, u.r - u.l, u.rows});
+      for (const Step& d : down) {
+        int32_t bl = std::max(u.l, d.l), br = std::min(u.r, d.r);
+        if (br > bl) take({bl, an.y - u.rows + 1, br - bl, u.rows + d.rows});
+      }
+    }
   }
   if (!found || found->dst.width < min_width || found->dst.height < min_height) return std::nullopt;
   return found;

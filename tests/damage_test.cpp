@@ -446,3 +446,86 @@ TEST(DamageTracker, SparseRingOfChangesStaysLossless) {
     EXPECT_TRUE(tracker.motion_area().empty()) << "tick " << t;
   }
 }
+
+namespace {
+
+// Rows of one colour each (flat along x, as many wallpapers and window backgrounds are), a
+// column of text on the left, and a text window at (wx, wy).
+FramePtr flat_desktop_with_window(int32_t wx, int32_t wy) {
+  auto f = std::make_shared<Frame>(640, 400);
+  for (int32_t y = 0; y < 400; ++y) f->fill({0, y, 640, 1}, bgrx(uint8_t(30 + y / 4), 70, 120));
+  uint64_t h = 7;
+  for (int32_t y = 20; y < 380; ++y)
+    for (int32_t x = 8; x < 632; ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      if ((y % 14) > 3 && (h >> 40) % 5 == 0) f->set_pixel(x, y, bgrx(0xe0, 0xe0, 0xe0));
+    }
+  for (int32_t y = 0; y < 160; ++y)
+    for (int32_t x = 0; x < 240; ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      bool ink = (y % 12) > 2 && (y % 12) < 10 && (h >> 40) % 3 == 0;
+      uint32_t px = ink ? bgrx(0x10, 0x10, 0x40) : bgrx(0xff, 0xff, 0xf0);
+      if (wx + x < 640 && wy + y < 400) f->set_pixel(wx + x, wy + y, px);
+    }
+  return f;
+}
+
+// A scene that pans one pixel row and five columns a frame, with a square that moves on its own.
+FramePtr panning_scene(uint64_t t) {
+  auto f = std::make_shared<Frame>(640, 400);
+  f->fill(f->bounds(), bgrx(40, 60, 110));
+  const Rect pic{128, 64, 384, 256};
+  for (int32_t y = pic.y; y < pic.bottom(); ++y)
+    for (int32_t x = pic.x; x < pic.right(); ++x) {
+      uint64_t u = uint64_t(x + int32_t(t) * 5), v = uint64_t(y + int32_t(t));
+      uint64_t k = (u * 2654435761u) ^ (v * 40503u);
+      k ^= k >> 13;
+      f->set_pixel(x, y, bgrx(uint8_t(k), uint8_t(k >> 8), uint8_t(k >> 16)));
+    }
+  for (int32_t i = 0; i < 6; ++i)  // things moving on their own, spread over the picture
+    f->fill({pic.x + 20 + i * 60, pic.y + 20 + int32_t((t * 7 + uint64_t(i) * 40) % 200), 24, 24},
+            bgrx(uint8_t(t * 30), 200, uint8_t(i * 40)));
+  return f;
+}
+
+}  // namespace
+
+// A window dragged sideways over rows that are flat along x: the matching run of a row reaches
+// past the window's edges, yet the block found is the window, at every step.
+TEST(DamageTracker, WindowDraggedOverFlatRowsIsOneMove) {
+  DamageTracker tracker;
+  int32_t wx = 150, wy = 100;
+  FramePtr f = flat_desktop_with_window(wx, wy);
+  tracker.update(f, nullptr, at(0));
+  Frame view = *f;
+  for (uint64_t t = 1; t <= 20; ++t) {
+    int32_t nx = wx + 10, ny = wy + (t % 4 == 0 ? 3 : 0);
+    FramePtr g = flat_desktop_with_window(nx, ny);
+    FrameChange c = tracker.update(g, nullptr, at(t));
+    ASSERT_EQ(c.moves.size(), 1u) << "step " << t;
+    EXPECT_GE(c.moves[0].dst.intersect({nx, ny, 240, 160}).area() * 100, 240 * 160 * 95) << "step " << t;
+    EXPECT_TRUE(c.motion.empty()) << "a dragged window is never video, step " << t;
+    apply_moves(view, c.moves);
+    paint(view, *g, c.damage);
+    ASSERT_TRUE(view.same_pixels(*g, g->bounds())) << "step " << t;
+    wx = nx;
+    wy = ny;
+  }
+}
+
+// A scene that pans exactly (matching blocks everywhere) but changes elsewhere too is video: it
+// is motion at its second change and no moves are taken inside it once it is.
+TEST(DamageTracker, PanningVideoIsMotionNotMoves) {
+  DamageTracker tracker;
+  tracker.update(panning_scene(0), nullptr, at(0));
+  const Rect pic{128, 64, 384, 256};
+  for (uint64_t t = 1; t < 30; ++t) {
+    FrameChange c = tracker.update(panning_scene(t), nullptr, at(t));
+    if (t >= 2) {
+      EXPECT_TRUE(covers(tracker.motion_area(), pic)) << "tick " << t;
+    }
+    if (t >= 3) {
+      EXPECT_TRUE(c.moves.empty()) << "tick " << t;
+    }
+  }
+}

@@ -135,8 +135,18 @@ TEST(SafeMovePart, KeepsTheLargestPartAwayFromLossyPixels) {
   EXPECT_FALSE(safe_move_part(scroll, Region(Rect{0, 0, 640, 400}), Region(Rect{0, 0, 640, 400})));
 }
 
+TEST(VideoStreams, OpensAtOnceByDefault) {
+  // The tracker brings a starting video in whole (fast entry): its stream opens on that frame.
+  Fixture f;
+  EXPECT_EQ(f.settings.settle, 0ms);
+  f.plan(Region(Rect{320, 64, 256, 192}), 0ms);
+  EXPECT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_CREATE, SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT}));
+}
+
 TEST(VideoStreams, OpensAfterSettlingWithTheClientsFirstCodec) {
   Fixture f;
+  f.settings.settle = 100ms;
+  f.make();
   Rect r{320, 64, 256, 192};
   EXPECT_TRUE(f.plan(Region(r), 0ms).empty());
   EXPECT_TRUE(f.sent.empty()) << "a new motion area first settles";
@@ -210,6 +220,8 @@ TEST(VideoStreams, MotionEndingDestroysTheStreamAndRepaintsItsArea) {
 
 TEST(VideoStreams, SmallStrayMotionKeepsTheStreamLargeGrowthReplacesIt) {
   Fixture f;
+  f.settings.settle = 100ms;
+  f.make();
   Rect r{64, 64, 256, 128};
   f.open(r);
   f.sent.clear();
@@ -288,6 +300,8 @@ TEST(VideoStreams, FramesCarryTheRealClockPlusTheMargin) {
 
 TEST(VideoStreams, AClientThatCannotDecodeGetsAnotherCodec) {
   Fixture f;
+  f.settings.settle = 100ms;
+  f.make();
   Rect r{0, 0, 128, 128};
   f.open(r);
   uint32_t id = le32(f.sent[1].body, 0), unique = le32(f.sent[1].body, 4);

@@ -16,11 +16,6 @@ constexpr uint32_t kReportTimeoutMs = 1000;
 constexpr auto kRaiseEvery = std::chrono::seconds(2);
 constexpr size_t kMaxMarginSamples = 100000;
 
-Rect bounding(const Rect& a, const Rect& b) {
-  int32_t x0 = std::min(a.x, b.x), y0 = std::min(a.y, b.y);
-  int32_t x1 = std::max(a.right(), b.right()), y1 = std::max(a.bottom(), b.bottom());
-  return {x0, y0, x1 - x0, y1 - y0};
-}
 }  // namespace
 
 uint8_t spice_codec_type(VideoCodec c) {
@@ -172,7 +167,7 @@ Region VideoStreams::plan(const Region& motion_area, const Rect& bounds, Clock::
     Candidate c{b, now};
     for (const Candidate& old : candidates_)
       if (old.rect.intersects(b)) {
-        c.rect = bounding(c.rect, old.rect).intersect(bounds);
+        c.rect = c.rect.united(old.rect).intersect(bounds);
         c.since = std::min(c.since, old.since);
       }
     if (now - c.since >= cfg_.settle) {

@@ -39,9 +39,10 @@ struct VideoSettings {
                                 // reports show frames arriving late; MJPEG starts there)
   size_t max_streams = 4;       // more motion areas than this go lossless
   int64_t min_area = 64 * 64;   // smaller motion areas go lossless
-  // A motion area waits this long before its stream opens (its tiles may still be joining). One
-  // frame: a starting video joins whole at its second change (fast entry in the tracker).
-  std::chrono::milliseconds settle{34};
+  // A motion area waits this long before its stream opens (its tiles may still be joining). None
+  // by default: a starting video joins whole at its second change (fast entry in the tracker),
+  // and a box that grows later still replaces its stream.
+  std::chrono::milliseconds settle{0};
   // The multimedia clock frames are stamped with (ms); null: the real one. bench/ runs offline
   // on a synthetic clock so that the same run gives the same bytes.
   std::function<uint32_t()> mm_clock;

@@ -22,8 +22,9 @@ void add_bench_commands(CLI::App& app, BenchCommand& c) {
       "combination runs.");
   auto* b = c.bench;
   b->add_option("--workload", c.workloads,
-                "Workloads: office, video, mixed, drag, fullvideo, video:PATH (a video file), trace:DIR (PNG "
-                "frames, see `tessera record`). Default: the five built-in ones")
+                "Workloads: office, video, mixed, drag, fullvideo, videostart (a video window opening at 1 s), "
+                "videopause (paused from 1 s to 2 s), fullstart (full-screen video from 0.5 s), video:PATH (a video "
+                "file), trace:DIR (PNG frames, see `tessera record`). Default: every built-in one")
       ->delimiter(',');
   b->add_option("--config", c.config_file, "TOML plan (frames, fps, size, workloads, baselines, [sweep] lists); "
                                           "options given here override it")

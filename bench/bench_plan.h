@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/workloads.h"
 #include "core/rect.h"
 
 namespace tessera::bench {
@@ -57,7 +58,7 @@ struct Sweep {
 };
 
 struct BenchPlan {
-  std::vector<std::string> workloads{"office", "video", "mixed", "drag", "fullvideo"};
+  std::vector<std::string> workloads = builtin_workloads();
   int frames = 90;
   double fps = 30;
   Size size{1280, 800};

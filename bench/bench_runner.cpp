@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "bench/motion_starts.h"
 #include "bench/quality.h"
 #include "transport/spice/client_view.h"
 #include "bench/workloads.h"
@@ -232,6 +233,10 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   uint64_t prev_encoded = 0;
   std::chrono::nanoseconds prev_convert{}, prev_encode{}, prev_lossless{};
   uint64_t moves_total = 0;
+  const auto* truth = dynamic_cast<const WorkloadTruth*>(source.get());
+  std::vector<SentFrame> sent;
+  MoveShare move_share;
+  FramePtr prev_frame;
 
   ctx.progress.begin_run(workload + " " + cfg.label(), uint64_t(plan.frames));
   for (int i = 0; i < plan.frames; ++i) {
@@ -294,6 +299,14 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
     q_motion.add_frame(cmp.motion);
     q_all.add_frame(cmp.all);
     if (classes_out) classes_out->video.push_back(video);
+    if (truth) {
+      Region played = truth->video_changed(uint64_t(i));
+      Region shown = played;
+      shown.intersect(video);
+      sent.push_back({fb.total(), fb.motion, !played.empty() && shown.area() * 2 >= played.area()});
+      if (prev_frame) move_share.add(*truth, uint64_t(i), change.moves, *prev_frame, *cap.frame);
+      prev_frame = cap.frame;
+    }
     int64_t video_px = 0, motion_px = 0, damage_px = 0;
     for (const Rect& r : video.rects()) video_px += r.area();
     for (const Rect& r : change.motion_area.rects()) motion_px += r.area();
@@ -321,6 +334,10 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   add_results(run, st, bytes, double(plan.frames) / plan.fps, q_stat, q_motion, q_all,
               {encoder_label, vstats.encoded, vstats.keyframes, vstats.streams, vstats.encode_time, vstats.encode_cpu},
               moves_total, digest, std::move(timeline));
+  if (truth) {
+    run["motion_starts"] = motion_start_figures(*truth, sent, plan.fps);
+    run["moved"] = move_share.to_json();
+  }
   const auto& qs = run["quality"]["static"];
   ctx.progress.end_run(fmt::format("{:.0f} kb/s, static {}, motion PSNR {}", run["kbps"]["total"].get<double>(),
                                    qs["exact"].get<bool>() ? "exact" : "NOT exact",
@@ -363,6 +380,8 @@ json run_baseline_x264(RunContext& ctx, const std::string& workload, int kbps, i
   shape.threads = threads;
   std::string slug = fmt::format("x264-ultrafast-{}k", kbps);
   std::string label = fmt::format("full-frame x264 ultrafast {} kb/s", kbps);
+  const auto* truth = dynamic_cast<const WorkloadTruth*>(source.get());
+  std::vector<SentFrame> sent;
   ctx.progress.begin_run(workload + " " + label, uint64_t(plan.frames));
   for (int i = 0; i < plan.frames; ++i) {
     auto t0 = Clock::now();
@@ -393,6 +412,7 @@ json run_baseline_x264(RunContext& ctx, const std::string& workload, int kbps, i
     }
     // All of it is video; its cost splits by the region class Tessera gave each pixel.
     bytes.motion += fbytes;
+    sent.push_back({fbytes, fbytes, true});
     Region video = i < int(classes.video.size()) ? classes.video[size_t(i)] : Region{};
     auto cmp = comparer.compare(*cap.frame, shown, video);
     q_stat.add_frame(cmp.stat);
@@ -415,6 +435,7 @@ json run_baseline_x264(RunContext& ctx, const std::string& workload, int kbps, i
   run["config"] = c;
   add_results(run, st, bytes, double(plan.frames) / plan.fps, q_stat, q_motion, q_all,
               {"ffmpeg:libx264", encoded, keyframes, 1, enc_time, enc_cpu}, 0, digest, std::move(timeline));
+  if (truth) run["motion_starts"] = motion_start_figures(*truth, sent, plan.fps);
   ctx.progress.end_run(fmt::format("{:.0f} kb/s, static PSNR {}, motion PSNR {}", run["kbps"]["total"].get<double>(),
                                    run["quality"]["static"]["psnr_db"].dump(),
                                    run["quality"]["motion"]["psnr_db"].dump()));
@@ -587,6 +608,31 @@ std::string report_summary(const json& report) {
                        tot["p50_ms"].get<double>(), tot["p99_ms"].get<double>(), r["encoder"]["fps"].get<double>(),
                        r["encoder"]["cpu_s"].get<double>());
   }
+  std::string starts;
+  for (const json& r : report["runs"]) {
+    if (r.contains("motion_starts") && r["motion_starts"].is_object()) {
+      const json& m = r["motion_starts"];
+      for (const json& st : m["starts"]) {
+        std::string at = st["video_at_change"].is_null()
+                             ? std::string("never as video")
+                             : fmt::format("video at changed frame {} ({} ms)", st["video_at_change"].get<int>(),
+                                           st["ms_to_video"].dump());
+        std::string vs = m["largest_vs_stream_frame"].is_null()
+                             ? std::string()
+                             : fmt::format(" = {:.1f}x the median video frame ({:.1f} KB)",
+                                           m["largest_vs_stream_frame"].get<double>(),
+                                           m["stream_frame_median_bytes"].get<double>() / 1000.0);
+        starts += fmt::format("  {:<48} start at frame {:>3}: {}; largest update in 0.5 s {:.1f} KB{}\n",
+                              r["id"].get<std::string>(), st["frame"].get<int>(), at,
+                              st["largest_update_bytes"].get<double>() / 1000.0, vs);
+      }
+    }
+    if (r.contains("moved") && r["moved"].is_object())
+      starts += fmt::format("  {:<48} moved window: {:.1f}% of its moved pixels sent as moves ({} frames)\n",
+                            r["id"].get<std::string>(), r["moved"]["share"].get<double>() * 100.0,
+                            r["moved"]["frames"].get<int>());
+  }
+  if (!starts.empty()) out += "\nMotion starts and moved windows:\n" + starts;
   if (!report["comparisons"].empty()) {
     out += "\nTessera against the baselines (bytes ratio < 1: Tessera sends less):\n";
     for (const json& c : report["comparisons"]) {

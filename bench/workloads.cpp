@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "capture/demo_glyphs.h"
@@ -146,7 +147,7 @@ const Footage& footage() {
 }
 
 // Base for the scenes: size, rate, and damage since the previous capture.
-class Scene : public FrameSource {
+class Scene : public FrameSource, public WorkloadTruth {
  public:
   Scene(Size size, double fps, std::string name) : size_(size), fps_(fps), name_(std::move(name)) {
     if (size.width < 64 || size.height < 64 || size.width > 8192 || size.height > 8192)
@@ -154,6 +155,8 @@ class Scene : public FrameSource {
     if (!(fps > 0)) throw std::invalid_argument("fps must be positive");
   }
   std::string description() const override { return name_ + " workload"; }
+  Region video_changed(uint64_t) const override { return {}; }
+  std::optional<Move> window_moved(uint64_t) const override { return std::nullopt; }
   Size size() const override { return size_; }
   CapturedFrame capture(uint64_t index) override {
     auto f = std::make_shared<Frame>(size_.width, size_.height);
@@ -255,32 +258,71 @@ class OfficeScene : public Scene {
   int cols_ = 0, rows_ = 0;
 };
 
+// The video scenes: a player window on a page of text, or video filling the screen; playing
+// throughout, opening at 1 s, pausing from 1 s to 2 s, or (full screen) starting at 0.5 s over
+// a page of text.
+enum class VideoPlay { throughout, opens, pauses };
+
 class VideoScene : public Scene {
  public:
-  VideoScene(Size s, double fps, bool full) : Scene(s, fps, full ? "fullvideo" : "video"), full_(full) {
+  VideoScene(Size s, double fps, bool full, VideoPlay play, std::string name)
+      : Scene(s, fps, std::move(name)), full_(full), play_(play) {
     page_ = frac(s, 0.02, 0.04, 0.96, 0.92);
     player_ = frac(s, 0.30, 0.16, 0.56, 0.60);
     picture_ = full ? Rect{0, 0, s.width, s.height} : body_of(player_);
   }
+  Region video_changed(uint64_t index) const override {
+    if (index == 0) return {};
+    auto a = tick(index - 1), b = tick(index);
+    return b && a != b ? Region(picture_) : Region{};
+  }
 
  protected:
-  void render(Frame& f, uint64_t index) const override {
-    if (!full_) {
-      wallpaper(f);
-      window(f, page_, "News - Browser", bgrx(0xff, 0xff, 0xff));
-      Rect pb = body_of(page_);
-      text_page(f, Rect{pb.x + 8, pb.y + 8, player_.x - pb.x - 24, pb.height - 16}, 0, 11, bgrx(0xff, 0xff, 0xff),
-                bgrx(0x30, 0x30, 0x30));
-      text_page(f, Rect{player_.x, player_.bottom() + 8, player_.width, pb.bottom() - player_.bottom() - 16}, 40, 12,
-                bgrx(0xff, 0xff, 0xff), bgrx(0x30, 0x30, 0x30));
-      window(f, player_, "Video", bgrx(0, 0, 0));
+  // The footage's tick shown at `index`; none before the video appears.
+  std::optional<uint64_t> tick(uint64_t index) const {
+    const uint64_t second = uint64_t(std::llround(fps_));
+    switch (play_) {
+      case VideoPlay::throughout: return index;
+      case VideoPlay::opens:
+        if (index < (full_ ? second / 2 : second)) return std::nullopt;
+        return index - (full_ ? second / 2 : second);
+      case VideoPlay::pauses:
+        if (index < second) return index;
+        if (index < 2 * second) return second;
+        return index - second;
     }
-    footage().draw(f, picture_, index);
+    return index;
   }
-  Region damage(uint64_t a, uint64_t b) const override { return a == b ? Region{} : Region(picture_); }
+  void render(Frame& f, uint64_t index) const override {
+    auto t = tick(index);
+    if (full_) {
+      if (t) {
+        footage().draw(f, picture_, *t);
+      } else {
+        text_page(f, picture_, 3, 17, bgrx(0xfa, 0xfa, 0xfa), bgrx(0x20, 0x20, 0x20));
+      }
+      return;
+    }
+    wallpaper(f);
+    window(f, page_, "News - Browser", bgrx(0xff, 0xff, 0xff));
+    Rect pb = body_of(page_);
+    text_page(f, Rect{pb.x + 8, pb.y + 8, player_.x - pb.x - 24, pb.height - 16}, 0, 11, bgrx(0xff, 0xff, 0xff),
+              bgrx(0x30, 0x30, 0x30));
+    text_page(f, Rect{player_.x, player_.bottom() + 8, player_.width, pb.bottom() - player_.bottom() - 16}, 40, 12,
+              bgrx(0xff, 0xff, 0xff), bgrx(0x30, 0x30, 0x30));
+    if (!t) return;  // the player is not open yet: the page shows through
+    window(f, player_, "Video", bgrx(0, 0, 0));
+    footage().draw(f, picture_, *t);
+  }
+  Region damage(uint64_t a, uint64_t b) const override {
+    auto ta = tick(a), tb = tick(b);
+    if (ta == tb) return {};
+    return Region(ta && tb ? picture_ : full_ ? picture_ : player_);
+  }
 
  private:
   bool full_;
+  VideoPlay play_;
   Rect page_, player_, picture_;
 };
 
@@ -313,6 +355,12 @@ class DragScene : public Scene {
     text_page(f, Rect{wb.x + 4, wb.y + 4, wb.width - 8, wb.height - 8}, 0, 31, bgrx(0xff, 0xff, 0xf0),
               bgrx(0x10, 0x10, 0x40));
   }
+  std::optional<Move> window_moved(uint64_t index) const override {
+    if (index == 0) return std::nullopt;
+    Rect a = window_at(index - 1), b = window_at(index);
+    if (a == b) return std::nullopt;
+    return Move{b, a.x, a.y};
+  }
   Region damage(uint64_t a, uint64_t b) const override {
     Rect ra = window_at(a), rb = window_at(b);
     return ra == rb ? Region{} : Region(ra).add(rb);
@@ -326,14 +374,18 @@ class DragScene : public Scene {
 }  // namespace
 
 const std::vector<std::string>& builtin_workloads() {
-  static const std::vector<std::string> names = {"office", "video", "mixed", "drag", "fullvideo"};
+  static const std::vector<std::string> names = {"office",    "video",      "mixed",     "drag",
+                                                  "fullvideo", "videostart", "videopause", "fullstart"};
   return names;
 }
 
 std::unique_ptr<FrameSource> make_workload(const std::string& spec, Size size, double fps) {
   if (spec == "office") return std::make_unique<OfficeScene>(size, fps);
-  if (spec == "video") return std::make_unique<VideoScene>(size, fps, false);
-  if (spec == "fullvideo") return std::make_unique<VideoScene>(size, fps, true);
+  if (spec == "video") return std::make_unique<VideoScene>(size, fps, false, VideoPlay::throughout, spec);
+  if (spec == "fullvideo") return std::make_unique<VideoScene>(size, fps, true, VideoPlay::throughout, spec);
+  if (spec == "videostart") return std::make_unique<VideoScene>(size, fps, false, VideoPlay::opens, spec);
+  if (spec == "videopause") return std::make_unique<VideoScene>(size, fps, false, VideoPlay::pauses, spec);
+  if (spec == "fullstart") return std::make_unique<VideoScene>(size, fps, true, VideoPlay::opens, spec);
   if (spec == "drag") return std::make_unique<DragScene>(size, fps);
   if (spec == "mixed") return std::make_unique<DemoSource>(size, fps);
   if (spec.rfind("video:", 0) == 0 || spec.rfind("trace:", 0) == 0) {
@@ -343,7 +395,8 @@ std::unique_ptr<FrameSource> make_workload(const std::string& spec, Size size, d
     return make_frame_source(spec, o);
   }
   throw std::invalid_argument("unknown workload '" + spec +
-                              "' (expected office, video, mixed, drag, fullvideo, video:PATH or trace:DIR)");
+                              "' (expected office, video, mixed, drag, fullvideo, videostart, videopause, fullstart, "
+                              "video:PATH or trace:DIR)");
 }
 
 }  // namespace tessera::bench

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/scroll_detector.h"
+#include "core/tile_content.h"
 
 namespace tessera {
 
@@ -18,6 +19,8 @@ constexpr int64_t kMinMotionFill = 40;
 constexpr int64_t kFastMotionFill = 60;
 // ...and this share (%) of its tiles must still differ after moves.
 constexpr size_t kFastMotionLeft = 25;
+// Tiles looked at to tell whether a starting area is a picture.
+constexpr size_t kPictorialSample = 32;
 // A move must account for this share (%) of the changed pixels around it.
 constexpr int64_t kMinMoveShare = 80;
 // What one more rectangle costs a client and the wire, in pixels sent: merging boxes into their
@@ -163,7 +166,7 @@ void DamageTracker::classify(Clock::time_point now) {
   classifier_.update(activity_, now);
 }
 
-void DamageTracker::update_motion_mask(Clock::time_point now) {
+void DamageTracker::update_motion_mask(const Frame& cur, Clock::time_point now) {
   prev_motion_mask_.swap(motion_mask_);
   motion_mask_.assign(grid_.count(), 0);
   const std::vector<uint8_t>& classified = accel_ ? accel_motion_ : classifier_.motion();
@@ -174,13 +177,37 @@ void DamageTracker::update_motion_mask(Clock::time_point now) {
   std::vector<uint8_t>& fast = fast_scratch_;
   fast.assign(grid_.count(), 0);
   for (size_t i = 0; i < fast.size(); ++i) fast[i] = raw_changed_[i] && (recent_[i] & 0x3);
-  for (const TileGroup& g : tile_groups(grid_, fast, seen_)) {
+  auto qualifies = [&](const TileGroup& g) {
     const int64_t box_tiles = grid_.tiles_touching(g.bounds).area();
     size_t left = 0;
     for (size_t i : g.tiles) left += activity_[i];
-    if (cfg_.fast_motion_tiles > 0 && g.tiles.size() >= size_t(cfg_.fast_motion_tiles) &&
-        int64_t(g.tiles.size()) * 100 >= box_tiles * kFastMotionFill && left * 100 >= g.tiles.size() * kFastMotionLeft)
+    return cfg_.fast_motion_tiles > 0 && g.tiles.size() >= size_t(cfg_.fast_motion_tiles) &&
+           int64_t(g.tiles.size()) * 100 >= box_tiles * kFastMotionFill && left * 100 >= g.tiles.size() * kFastMotionLeft;
+  };
+  for (const TileGroup& g : tile_groups(grid_, fast, seen_))
+    if (qualifies(g))
       for (size_t i : g.tiles) fast_until_[i] = now + classifier_hold();
+  // Speculative start: such an area changing for the first time is motion at once when it looks
+  // like a picture (a video window opening, a full-screen video starting): its first frame goes
+  // as video, not as a burst of lossless pictures. If it stays still, the hold runs out and it is
+  // repainted losslessly, as after any motion. Text and UI (flat backgrounds) wait for evidence.
+  // Half the tiles suffice: a player's title bar and frame change with its picture.
+  if (cfg_.pictorial_start) {
+    for (size_t i = 0; i < fast.size(); ++i) fast[i] = raw_changed_[i] && fast_until_[i] <= now;
+    for (const TileGroup& g : tile_groups(grid_, fast, seen_)) {
+      if (!qualifies(g)) continue;
+      std::vector<size_t> sample;
+      for (size_t i : g.tiles)
+        if (activity_[i]) sample.push_back(i);
+      const size_t step = std::max<size_t>(1, sample.size() / kPictorialSample);
+      size_t looked = 0, pictorial = 0;
+      for (size_t k = 0; k < sample.size(); k += step, ++looked) {
+        size_t i = sample[k];
+        pictorial += looks_pictorial(cur, grid_.rect(int32_t(i % size_t(grid_.cols())), int32_t(i / size_t(grid_.cols()))));
+      }
+      if (looked && pictorial * 2 >= looked)
+        for (size_t i : g.tiles) fast_until_[i] = now + classifier_hold();
+    }
   }
   std::vector<uint8_t>& motion = motion_scratch_;
   motion.assign(grid_.count(), 0);
@@ -256,7 +283,11 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
     if (scrolled) return true;
     if (area.width < 2 * cfg_.min_scroll_rows) return false;
     auto m = find_moved_block(prev, cur, changed.bounds(), 2 * cfg_.min_scroll_rows, cfg_.min_scroll_rows);
-    return m && explains(*m, changed) && add(*m);
+    if (!m || !explains(*m, changed)) return false;
+    // The block may reach past this group: a window's far edge beyond its flat parts.
+    Move wide = extend_move(prev, cur, *m);
+    if (!(wide == *m) && explains(wide, Region(changed).add(wide.dst)) && add(wide)) return true;
+    return add(*m);
   };
   for (const TileGroup& group : tile_groups(grid_, changed_, seen_)) {
     size_t in_motion = 0;
@@ -400,7 +431,7 @@ FrameChange DamageTracker::update(const FramePtr& frame, const Region* hints, Cl
     }
   }
   classify(now);
-  update_motion_mask(now);
+  update_motion_mask(*frame, now);
   // Build to lossless: what stops being motion is repainted, changed or not.
   std::vector<uint8_t> paint(grid_.count()), moving(grid_.count()), refresh(grid_.count());
   for (size_t i = 0; i < paint.size(); ++i) {

@@ -27,6 +27,10 @@ struct DamageTrackerConfig {
   // A dense area of at least this many tiles that changed now and in one of the two frames
   // before joins motion at once (video starting), without waiting for `enter_changes`. 0: off.
   int fast_motion_tiles = 48;
+  // Such an area that looks like a picture (many colours, no flat background) is motion at its
+  // first change: a video window opening streams at once; if it stays still it is repainted
+  // losslessly after `lossless_after`. Text and UI wait for the second change.
+  bool pictorial_start = true;
   ClassifierConfig classifier;
   // Runs full-frame diffs and the classifier elsewhere (the GPU) when set; same answers. With
   // one, hints are ignored and every frame is a full scan, so the reference always equals the
@@ -67,7 +71,7 @@ class DamageTracker {
   // What to paint: whole tiles for motion and repaints, exact boxes for static changes.
   Region exact_damage(const Frame& cur, const std::vector<uint8_t>& paint, const std::vector<uint8_t>& moving,
                       const std::vector<uint8_t>& refresh);
-  void update_motion_mask(Clock::time_point now);
+  void update_motion_mask(const Frame& cur, Clock::time_point now);
   Clock::duration classifier_hold() const;
   bool diff_accelerated(const Frame& f);
   void classify(Clock::time_point now);

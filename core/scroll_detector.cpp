@@ -298,4 +298,30 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
   return found;
 }
 
+Move extend_move(const Frame& prev, const Frame& cur, const Move& m) {
+  const int32_t dx = m.dst.x - m.src_x, dy = m.dst.y - m.src_y;
+  // Where both the destination and its source lie inside the frame.
+  const Rect limit = cur.bounds().intersect({dx, dy, prev.width(), prev.height()});
+  Rect d = m.dst.intersect(limit);
+  if (d.empty()) return m;
+  auto row_ok = [&](int32_t y, int32_t x0, int32_t x1) {
+    return std::memcmp(cur.row(y) + x0, prev.row(y - dy) + (x0 - dx), size_t(x1 - x0) * 4) == 0;
+  };
+  auto col_ok = [&](int32_t x, int32_t y0, int32_t y1) {
+    for (int32_t y = y0; y < y1; ++y)
+      if (cur.row(y)[x] != prev.row(y - dy)[x - dx]) return false;
+    return true;
+  };
+  for (bool grew = true; grew;) {
+    grew = false;
+    while (d.x > limit.x && col_ok(d.x - 1, d.y, d.bottom())) --d.x, ++d.width, grew = true;
+    while (d.right() < limit.right() && col_ok(d.right(), d.y, d.bottom())) ++d.width, grew = true;
+    while (d.y > limit.y && row_ok(d.y - 1, d.x, d.right())) --d.y, ++d.height, grew = true;
+    while (d.bottom() < limit.bottom() && row_ok(d.bottom(), d.x, d.right())) ++d.height, grew = true;
+  }
+  Rect changed = changed_bounds(prev, cur, d);
+  if (changed.empty()) return m;
+  return Move{changed, changed.x - dx, changed.y - dy};
+}
+
 }  // namespace tessera

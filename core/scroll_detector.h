@@ -24,4 +24,10 @@ std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, co
 std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const Rect& area, int32_t min_width,
                                      int32_t min_height);
 
+// Grows a verified move while the pixels around it still match at its offset, then trims it to
+// the box of the pixels in it that differ between the frames (flat content beside a window
+// matches at any offset and needs no copy). A dragged window whose flat parts split its changes
+// into separate places (its far edge apart from its text) becomes one move with its edges.
+Move extend_move(const Frame& prev, const Frame& cur, const Move& m);
+
 }  // namespace tessera

@@ -219,6 +219,53 @@ TEST(BenchRun, StaticRegionsArriveExactAndVideoAboveAFloor) {
     }
 }
 
+TEST(BenchWorkloads, ScenesKnowWhereVideoPlaysAndWindowsMove) {
+  auto start = make_workload("videostart", {640, 400}, 30);
+  const auto* t = dynamic_cast<const WorkloadTruth*>(start.get());
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->video_changed(29).empty());
+  EXPECT_FALSE(t->video_changed(30).empty());  // the player opens at 1 s
+  EXPECT_FALSE(t->window_moved(30));
+  auto pause = make_workload("videopause", {640, 400}, 30);
+  t = dynamic_cast<const WorkloadTruth*>(pause.get());
+  EXPECT_FALSE(t->video_changed(30).empty());
+  EXPECT_TRUE(t->video_changed(31).empty());  // paused from 1 s to 2 s
+  EXPECT_FALSE(t->video_changed(61).empty());
+  auto drag = make_workload("drag", {640, 400}, 30);
+  t = dynamic_cast<const WorkloadTruth*>(drag.get());
+  auto m = t->window_moved(5);
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->dst.x - m->src_x, 0);
+  EXPECT_FALSE(t->window_moved(75));  // held still in its third second
+  EXPECT_EQ(dynamic_cast<const WorkloadTruth*>(make_workload("mixed", {640, 400}, 30).get()), nullptr);
+}
+
+// The figures for motion that starts and windows that move: video reaches the client within
+// three changed frames of its start with no burst, and a drag goes as moves.
+TEST(BenchRun, MotionStartsAndMovedWindowsAreMeasured) {
+  BenchPlan p = small_plan({"videostart", "fullstart", "drag"}, 60);
+  json r = run_plan(p, quiet());
+  ASSERT_EQ(r["runs"].size(), 3u);
+  for (int k = 0; k < 2; ++k) {
+    const json& run = r["runs"][size_t(k)];
+    SCOPED_TRACE(run["id"].get<std::string>());
+    const json& m = run["motion_starts"];
+    ASSERT_TRUE(m.is_object());
+    ASSERT_EQ(m["starts"].size(), 1u);
+    const json& st = m["starts"][0];
+    EXPECT_EQ(st["frame"].get<int>(), k == 0 ? 30 : 15);
+    ASSERT_FALSE(st["video_at_change"].is_null());
+    EXPECT_LE(st["video_at_change"].get<int>(), 3);
+    EXPECT_LE(m["largest_vs_stream_frame"].get<double>(), 4.0);
+  }
+  const json& drag = r["runs"][2];
+  EXPECT_TRUE(drag["motion_starts"].is_null());
+  ASSERT_TRUE(drag["moved"].is_object());
+  EXPECT_GT(drag["moved"]["frames"].get<int>(), 20);
+  EXPECT_GE(drag["moved"]["share"].get<double>(), 0.9);
+  EXPECT_NE(report_summary(r).find("sent as moves"), std::string::npos);
+}
+
 // A tiny sweep with both baselines, as CI runs it: run counts, comparisons and the CSV.
 TEST(BenchRun, TinySweepWithBaselines) {
   BenchPlan p = small_plan({"video"}, 30);

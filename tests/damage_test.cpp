@@ -10,6 +10,7 @@
 #include "core/damage_tracker.h"
 #include "core/frame_hub.h"
 #include "core/scroll_detector.h"
+#include "core/tile_content.h"
 #include "core/tile_diff.h"
 
 using namespace tessera;
@@ -393,28 +394,77 @@ bool covers(const Region& r, const Rect& area) {
   return inside.area() == area.area();
 }
 
+// A 640x400 desktop with `area` holding a page of "text" (dark dots on white, as glyphs sit on
+// a flat background), changing with `seed`; 0: no page.
+FramePtr desktop_with_text(const Rect& area, uint64_t seed) {
+  auto f = std::make_shared<Frame>(640, 400);
+  f->fill(f->bounds(), bgrx(40, 60, 110));
+  if (!seed) return f;
+  f->fill(area, bgrx(255, 255, 255));
+  uint64_t h = seed;
+  for (int32_t y = area.y; y < area.bottom(); ++y)
+    for (int32_t x = area.x; x < area.right(); ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      if ((h >> 59) < 6) f->set_pixel(x, y, bgrx(20, 20, 30));
+    }
+  return f;
+}
+
 }  // namespace
 
-// Video that starts is motion from its second changed frame (fast entry), not after the
-// classifier's usual count; a window that opens once, or a sparse ring of changes, is not.
-TEST(DamageTracker, VideoThatStartsIsMotionAtItsSecondChange) {
+TEST(TileContent, PicturesHaveManyColoursAndNoBackground) {
+  const Rect video{64, 64, 384, 256};
+  auto noise = desktop_with_noise(video, 5);
+  auto text = desktop_with_text(video, 5);
+  EXPECT_TRUE(looks_pictorial(*noise, {64, 64, 32, 32}));
+  EXPECT_FALSE(looks_pictorial(*text, {64, 64, 32, 32}));
+  EXPECT_FALSE(looks_pictorial(*noise, {0, 0, 32, 32}));  // flat wallpaper
+  EXPECT_FALSE(looks_pictorial(*noise, {}));
+  // Anti-aliased text: many shades, but the background covers most of the tile.
+  Frame aa(32, 32);
+  aa.fill(aa.bounds(), bgrx(255, 255, 255));
+  for (int32_t i = 0; i < 300; ++i) aa.set_pixel(i % 32, (i * 7) % 32, bgrx(uint8_t(i % 200), uint8_t(i % 180), 90));
+  EXPECT_FALSE(looks_pictorial(aa, aa.bounds()));
+  // A smooth gradient (a photo's sky): many colours, none dominant.
+  Frame sky(32, 32);
+  for (int32_t y = 0; y < 32; ++y)
+    for (int32_t x = 0; x < 32; ++x) sky.set_pixel(x, y, bgrx(uint8_t(100 + x * 3), uint8_t(120 + y * 3), 200));
+  EXPECT_TRUE(looks_pictorial(sky, sky.bounds()));
+}
+
+// Video that starts is motion from its first changed frame when it looks like a picture
+// (speculative start), else from its second (fast entry), not after the classifier's usual count.
+TEST(DamageTracker, PictureThatStartsIsMotionAtOnceAndRepaintedIfStill) {
   const Rect video{64, 64, 384, 256};
   DamageTracker tracker;
   tracker.update(desktop_with_noise(video, 0), nullptr, at(0));
-  tracker.update(desktop_with_noise(video, 1), nullptr, at(1));  // first change: could be a window
-  EXPECT_TRUE(tracker.motion_area().empty());
-  tracker.update(desktop_with_noise(video, 2), nullptr, at(2));
-  EXPECT_TRUE(covers(tracker.motion_area(), video)) << "video not motion at its second change";
+  tracker.update(desktop_with_noise(video, 1), nullptr, at(1));
+  EXPECT_TRUE(covers(tracker.motion_area(), video)) << "a starting video not motion at its first change";
 
-  // The same area changing once (a window opening), then still, is never motion.
+  // A picture that appears once and stays still (a photo opened): motion at first, then
+  // repainted losslessly within lossless_after.
   DamageTracker once;
   once.update(desktop_with_noise(video, 0), nullptr, at(0));
-  for (uint64_t t = 1; t < 10; ++t) {
-    once.update(desktop_with_noise(video, 1), nullptr, at(t));
-    EXPECT_TRUE(once.motion_area().empty()) << "tick " << t;
-  }
+  FrameChange first = once.update(desktop_with_noise(video, 1), nullptr, at(1));
+  EXPECT_TRUE(covers(first.motion, video));
+  Region refreshed;
+  uint64_t t = 2;
+  for (; t < 30 && refreshed.empty(); ++t) refreshed = once.update(desktop_with_noise(video, 1), nullptr, at(t)).refresh;
+  EXPECT_TRUE(covers(refreshed, video));
+  EXPECT_LE(double(t - 1) / 30.0, 0.3 + 1e-9) << "repainted after " << (t - 1) << " frames";
+  EXPECT_TRUE(once.motion_area().empty());
 
-  // With fast entry off, the classifier's own count decides (later than the second change).
+  // Without the speculative start, the second change decides (fast entry).
+  DamageTrackerConfig no_spec;
+  no_spec.pictorial_start = false;
+  DamageTracker second(no_spec);
+  second.update(desktop_with_noise(video, 0), nullptr, at(0));
+  second.update(desktop_with_noise(video, 1), nullptr, at(1));
+  EXPECT_TRUE(second.motion_area().empty());
+  second.update(desktop_with_noise(video, 2), nullptr, at(2));
+  EXPECT_TRUE(covers(second.motion_area(), video)) << "video not motion at its second change";
+
+  // With fast entry off too, the classifier's own count decides (later than the second change).
   DamageTrackerConfig off;
   off.fast_motion_tiles = 0;
   DamageTracker slow(off);
@@ -422,6 +472,22 @@ TEST(DamageTracker, VideoThatStartsIsMotionAtItsSecondChange) {
   slow.update(desktop_with_noise(video, 1), nullptr, at(1));
   slow.update(desktop_with_noise(video, 2), nullptr, at(2));
   EXPECT_TRUE(slow.motion_area().empty());
+}
+
+// A page of text that appears (a window opening, a page turned) is sent exactly at once, never
+// as video, and stays so when it does not change again.
+TEST(DamageTracker, TextThatAppearsStaysLossless) {
+  const Rect page{64, 64, 384, 256};
+  DamageTracker tracker;
+  tracker.update(desktop_with_text(page, 0), nullptr, at(0));
+  for (uint64_t t = 1; t < 10; ++t) {
+    FrameChange c = tracker.update(desktop_with_text(page, 1), nullptr, at(t));
+    EXPECT_TRUE(c.motion.empty()) << "tick " << t;
+    EXPECT_TRUE(tracker.motion_area().empty()) << "tick " << t;
+    if (t == 1) {
+      EXPECT_TRUE(covers(c.damage, page));
+    }
+  }
 }
 
 TEST(DamageTracker, SparseRingOfChangesStaysLossless) {
@@ -511,6 +577,65 @@ TEST(DamageTracker, WindowDraggedOverFlatRowsIsOneMove) {
     wx = nx;
     wy = ny;
   }
+}
+
+// A window whose text fills only its left part: its flat right part leaves its far edge apart
+// from the rest of what changes. The move still takes the whole window with its edge, and the
+// edge, changing every frame, never becomes a stream.
+TEST(DamageTracker, WindowWithAFlatPartMovesWholeWithItsFarEdge) {
+  auto scene = [](int32_t wx) {
+    auto f = std::make_shared<Frame>(640, 400);
+    f->fill(f->bounds(), bgrx(40, 60, 110));
+    const Rect win{wx, 100, 300, 200};
+    f->fill(win, bgrx(0x50, 0x54, 0x5c));
+    f->fill({win.x + 2, win.y + 2, win.width - 4, win.height - 4}, bgrx(0xff, 0xff, 0xf0));
+    uint64_t h = 11;
+    for (int32_t y = win.y + 4; y < win.bottom() - 4; ++y)
+      for (int32_t x = win.x + 6; x < win.x + 110; ++x) {
+        h = h * 6364136223846793005ull + 1442695040888963407ull;
+        if ((y % 12) > 2 && (y % 12) < 10 && (h >> 40) % 3 == 0) f->set_pixel(x, y, bgrx(0x10, 0x10, 0x40));
+      }
+    return f;
+  };
+  DamageTracker tracker;
+  int32_t wx = 40;
+  FramePtr f = scene(wx);
+  tracker.update(f, nullptr, at(0));
+  Frame view = *f;
+  for (uint64_t t = 1; t <= 30; ++t) {
+    wx += 6;
+    FramePtr g = scene(wx);
+    FrameChange c = tracker.update(g, nullptr, at(t));
+    ASSERT_EQ(c.moves.size(), 1u) << "step " << t;
+    EXPECT_TRUE(c.moves[0].dst.contains(wx + 299, 200)) << "the far edge is not in the move, step " << t;
+    EXPECT_TRUE(tracker.motion_area().empty()) << "step " << t;
+    apply_moves(view, c.moves);
+    paint(view, *g, c.damage);
+    ASSERT_TRUE(view.same_pixels(*g, g->bounds())) << "step " << t;
+  }
+}
+
+TEST(ScrollDetector, ExtendedMoveReachesWhatMatchesAndKeepsOnlyWhatDiffers) {
+  Frame prev(200, 100), cur(200, 100);
+  prev.fill(prev.bounds(), bgrx(1, 2, 3));
+  cur.fill(cur.bounds(), bgrx(1, 2, 3));
+  // A bordered box moved 5 px right; a block from its left part was found.
+  for (Frame* f : {&prev, &cur}) {
+    int32_t x = f == &prev ? 20 : 25;
+    f->fill({x, 20, 100, 50}, bgrx(200, 0, 0));
+    f->fill({x + 1, 21, 98, 48}, bgrx(250, 250, 250));
+    f->fill({x + 10, 30, 20, 20}, bgrx(0, 0, 200));
+  }
+  Move found{{30, 25, 30, 30}, 25, 25};
+  Move m = extend_move(prev, cur, found);
+  EXPECT_EQ(m.dst.x - m.src_x, 5);
+  EXPECT_EQ(m.dst.y - m.src_y, 0);
+  // It now holds every pixel that differs (both edges of the box), and nothing that does not.
+  EXPECT_EQ(m.dst, changed_bounds(prev, cur, prev.bounds()));
+  Frame view = prev;
+  for (int32_t y = 0; y < m.dst.height; ++y)
+    for (int32_t x = 0; x < m.dst.width; ++x) view.set_pixel(m.dst.x + x, m.dst.y + y, prev.pixel(m.src_x + x, m.src_y + y));
+  EXPECT_TRUE(view.same_pixels(cur, cur.bounds()));
 }
 
 // A scene that pans exactly (matching blocks everywhere) but changes elsewhere too is video: it

@@ -27,6 +27,11 @@ to the client's surface. The medians are printed for the video and for the
 lossless part; they are only sanity-bounded here, never judged tightly: no
 frame may be shown before its capture time, and video lags < 500 ms.
 
+A start case waits for the demo's video to resume after its pause: the stream
+must open within 3 frames of the video's first changed frame (by the server's
+log), the stream closed during the pause, and the client shows it with the
+picture around it exact.
+
 A last case serves with --video-codec off: no stream may open and the picture
 taken while the demo moves must equal one source frame everywhere.
 
@@ -491,18 +496,18 @@ def snapshot_params(t0_ms, count=SNAP_COUNT):
             "settle_s": CLIENT_SETTLE_S, "deadline_s": SNAP_DEADLINE_S}
 
 
-def check_client_result(R, label, res, raws, out):
+def check_client_result(R, label, res, raws, out, count=SNAP_COUNT):
     if res is None:
         R.check(label + ": gi client took snapshots", False, out)
         return False
     p = res["primary"]
-    ok = (p is not None and len(raws) == SNAP_COUNT and
+    ok = (p is not None and len(raws) == count and
           (p["width"], p["height"]) == (WIDTH, HEIGHT) and
           p["format"] == SPICE_SURFACE_FMT_32_xRGB and
           all(len(r) >= p["stride"] * HEIGHT for r in raws))
     return R.check(
         label + ": gi client took %d snapshots of a %dx%d xRGB surface"
-        % (SNAP_COUNT, WIDTH, HEIGHT), ok,
+        % (count, WIDTH, HEIGHT), ok,
         "%d invalidates, %s display bytes" % (res["invalidates"],
                                               res["display_read_bytes"])
         if ok else
@@ -779,6 +784,80 @@ def off_case(R, binary, workdir, frames, servers, figures):
                                 "summary": None})
 
 
+START_WINDOW_S = (0.15, 1.0)   # snapshots this far into a play period
+START_FRAMES_MAX = 3            # the stream opens within this many frames
+
+
+def start_case(R, binary, workdir, frames, servers, figures):
+    """The demo's video resumes after its pause (a video that starts): the
+    stream opens within START_FRAMES_MAX frames of the first changed frame
+    (by the server's log), and the client shows it, with the picture around
+    it exact, from 150 ms after the change on."""
+    label = "start"
+    started = start_demo(R, binary, workdir, servers, label,
+                         ["--video-codec", "h264", "--encoder-backend",
+                          "ffmpeg"])
+    if not started:
+        return
+    s, t0_ms = started
+    offset_s = time.time() - time.monotonic()
+    prm = snapshot_params(t0_ms, count=3)
+    prm["window"] = list(START_WINDOW_S)
+    # Past the settle time the first play period's window is over: the
+    # snapshots wait for the video to resume after its pause.
+    prm["settle_s"] = START_WINDOW_S[1] + 0.5
+    res, raws, out = run_gi_client(workdir, "gi-" + label, s.port, prm)
+    client_ok = check_client_result(R, label, res, raws, out, count=3)
+    log = s.log()
+    base.stop_server(R, label, s)
+    if not client_ok:
+        return
+    snaps = res["snapshots"]
+    k_start = int((snaps[0]["t_ms"] - t0_ms) * FPS / 1000.0)
+    k_start -= k_start % CYCLE_TICKS   # the tick the video resumed at
+    change_ms = t0_ms + k_start * 1000.0 / FPS
+    events = stream_events(log, offset_s)
+    closed = [e for e in events if e[1] == "close" and
+              change_ms - PAUSE_TICKS * 1000.0 / FPS < e[0] < change_ms]
+    opened = [e for e in events if e[1] == "open" and e[0] >= change_ms - 5]
+    R.check(label + ": the stream closed while the video was paused",
+            k_start > 0 and bool(closed),
+            "resume at tick %d; events %s" % (k_start, events))
+    limit = START_FRAMES_MAX * 1000.0 / FPS
+    delay = opened[0][0] - change_ms if opened else None
+    R.check(label + ": the stream opens within %d frames of the video's "
+            "first changed frame" % START_FRAMES_MAX,
+            delay is not None and delay <= limit + CAUSALITY_SLACK_MS,
+            "opened %.0f ms after tick %d was captured (limit %.0f ms)" % (
+                delay, k_start, limit) if delay is not None else
+            "no stream opened after tick %d: %s" % (k_start, events))
+    stride = res["primary"]["stride"]
+    exact = 0
+    detail = []
+    for sn, raw in zip(snaps, raws):
+        got = base.bgrx_to_rows(raw, WIDTH, HEIGHT, stride)
+        rects = live_streams(events, sn["t_ms"])
+        e = int((sn["t_ms"] - t0_ms) * FPS / 1000.0)
+        ks = list(range(max(0, e + LOSSLESS_SEARCH[0]),
+                        e + LOSSLESS_SEARCH[1] + 1))
+        frames.prefetch(ks)
+        match = [k for k in ks if rects and exact_outside(frames.get(k), got,
+                                                            rects)]
+        exact += bool(match)
+        detail.append("%.0f ms after the change: streams %s, exact outside "
+                      "at ticks %s" % (sn["t_ms"] - change_ms, rects,
+                                       match or "none"))
+    R.check(label + ": the client shows the stream, the picture around it "
+            "exact", exact >= 2, "; ".join(detail))
+    figures.append({"label": label, "exact": "%d/%d" % (exact, len(snaps)),
+                    "psnr_median": None, "psnr_min": None,
+                    "psnr_rgb_median": None, "lat_video_median": None,
+                    "lat_lossless_median": None,
+                    "summary": "stream opened %s ms after the video's first "
+                    "changed frame was captured" % (
+                        "%.0f" % delay if delay is not None else "-")})
+
+
 CASES = [
     ("h264-ffmpeg", "h264", "ffmpeg"),
     ("vp9-gstreamer", "vp9", "gstreamer"),
@@ -804,6 +883,7 @@ def main(argv):
         for label, codec, backend in CASES:
             video_case(R, binary, workdir, frames, servers, label, codec,
                        backend, figures)
+        start_case(R, binary, workdir, frames, servers, figures)
         off_case(R, binary, workdir, frames, servers, figures)
     except Exception as e:  # a bug in this script is a failure too
         base.script_error(R, e)

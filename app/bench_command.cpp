@@ -49,6 +49,15 @@ void add_bench_commands(CLI::App& app, BenchCommand& c) {
   b->add_option("--min-motion-tiles", c.min_motion_tiles, "Smallest group of motion tiles sent as video "
                                                           "(default 12)")
       ->delimiter(',');
+  b->add_option("--fast-motion-tiles", c.fast_motion_tiles,
+                "Motion starts: a dense area of this many tiles changed twice in three frames is motion at once "
+                "(default 48; 0: off)")
+      ->delimiter(',');
+  b->add_option("--picture-start", c.picture_start,
+                "Motion starts: such an area that looks like a picture is motion at its first change: on "
+                "(default), off")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"on", "off"}));
   b->add_option("--threads", c.threads, "Encoder threads to sweep: 1 (default) gives the same bytes on every run; "
                                         "0 lets each encoder choose as the server does")
       ->delimiter(',');
@@ -99,6 +108,11 @@ int run_bench(const BenchCommand& c, const std::string& command_line) {
   if (!c.lossless_after.empty()) s.lossless_after_ms = c.lossless_after;
   if (!c.min_motion_tiles.empty()) s.min_motion_tiles = c.min_motion_tiles;
   if (!c.threads.empty()) s.threads = c.threads;
+  if (!c.fast_motion_tiles.empty()) s.fast_motion_tiles = c.fast_motion_tiles;
+  if (!c.picture_start.empty()) {
+    s.picture_start.clear();
+    for (const auto& v : c.picture_start) s.picture_start.push_back(v == "on");
+  }
   // Fail on a bad workload or setting before any run starts.
   for (const auto& w : plan.workloads) bench::make_workload(w, plan.size, plan.fps);
   const auto configs = plan.configs();

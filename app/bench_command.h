@@ -11,7 +11,9 @@ struct BenchCommand {
   CLI::App* record = nullptr;
   // bench
   std::vector<std::string> workloads, codecs, backends, presets, image_codecs;
-  std::vector<int> bitrates, tile_sizes, enter_changes, enter_window, lossless_after, min_motion_tiles, threads;
+  std::vector<int> bitrates, tile_sizes, enter_changes, enter_window, lossless_after, min_motion_tiles, threads,
+      fast_motion_tiles;
+  std::vector<std::string> picture_start;
   std::string config_file, out_dir = "bench-report", size;
   int frames = 0;
   double fps = 0;

@@ -28,8 +28,8 @@ struct CommonOptions {
   double fps = 30;
   int tile_size = 32;
   int lossless_after_ms = 300;
-  int enter_changes = 4, enter_window = 6, min_motion_tiles = 12;
-  bool no_scroll = false;
+  int enter_changes = 4, enter_window = 6, min_motion_tiles = 12, fast_motion_tiles = 48;
+  bool no_scroll = false, no_picture_start = false;
 };
 
 void add_source_options(CLI::App* cmd, CommonOptions& o) {
@@ -62,6 +62,14 @@ void add_source_options(CLI::App* cmd, CommonOptions& o) {
                   "Smallest group of connected motion tiles sent as video; smaller ones stay lossless")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--fast-motion-tiles", o.fast_motion_tiles,
+                  "A dense area of at least this many changed tiles that changes again within three frames is "
+                  "video at once (a video starting), without waiting for --enter-changes; 0: off")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_flag("--no-picture-start", o.no_picture_start,
+                "Such an area that looks like a picture (many colours, no flat background) waits for its second "
+                "change too, instead of streaming from its first (a still photo opened then costs no video frame)");
 }
 
 DamageTrackerConfig tracker_config(const CommonOptions& o) {
@@ -73,6 +81,8 @@ DamageTrackerConfig tracker_config(const CommonOptions& o) {
   c.classifier.enter_changes = o.enter_changes;
   c.classifier.enter_window = o.enter_window;
   c.min_motion_tiles = o.min_motion_tiles;
+  c.fast_motion_tiles = o.fast_motion_tiles;
+  c.pictorial_start = !o.no_picture_start;
   c.classifier.frame_interval = std::chrono::nanoseconds(int64_t(1e9 / o.fps));
   return c;
 }

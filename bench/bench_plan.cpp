@@ -24,6 +24,8 @@ std::string RunConfig::slug() const {
   if (min_motion_tiles != 12) s += fmt::format("-m{}", min_motion_tiles);
   if (threads != 1 && codec != "off") s += threads ? fmt::format("-th{}", threads) : std::string("-thauto");
   if (image_codec != "auto") s += "-img" + image_codec;
+  if (fast_motion_tiles != 48) s += fmt::format("-f{}", fast_motion_tiles);
+  if (!picture_start) s += "-nopic";
   return s;
 }
 
@@ -38,6 +40,8 @@ std::string RunConfig::label() const {
   if (min_motion_tiles != 12) s += fmt::format(", min {} tiles", min_motion_tiles);
   if (threads != 1) s += threads ? fmt::format(", {} threads", threads) : std::string(", encoder's threads");
   if (image_codec != "auto") s += ", images " + image_codec;
+  if (fast_motion_tiles != 48) s += fmt::format(", fast entry {} tiles", fast_motion_tiles);
+  if (!picture_start) s += ", no picture start";
   return s;
 }
 
@@ -52,7 +56,9 @@ nlohmann::json RunConfig::to_json() const {
           {"lossless_after_ms", lossless_after_ms},
           {"min_motion_tiles", min_motion_tiles},
           {"threads", threads},
-          {"image_codec", image_codec}};
+          {"image_codec", image_codec},
+          {"fast_motion_tiles", fast_motion_tiles},
+          {"picture_start", picture_start}};
 }
 
 void RunConfig::validate() const {
@@ -66,6 +72,7 @@ void RunConfig::validate() const {
     throw std::invalid_argument("enter_changes must be 1..enter_window");
   if (lossless_after_ms < 0 || lossless_after_ms > 60000) throw std::invalid_argument("lossless_after_ms must be 0..60000");
   if (min_motion_tiles < 1) throw std::invalid_argument("min_motion_tiles must be >= 1");
+  if (fast_motion_tiles < 0) throw std::invalid_argument("fast_motion_tiles must be >= 0 (0: off)");
   if (threads < 0 || threads > 64) throw std::invalid_argument("threads must be 0..64 (0: the encoder's choice)");
   if (!spice::parse_image_codec(image_codec))
     throw std::invalid_argument("image_codec '" + image_codec + "' (expected auto, glz, lz4, palette or off)");
@@ -83,15 +90,17 @@ std::vector<RunConfig> Sweep::expand() const {
                 for (int la : lossless_after_ms)
                   for (int mm : min_motion_tiles)
                     for (int th : threads)
-                      for (const auto& ic : image_codec) {
-                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic};
+                      for (const auto& ic : image_codec)
+                        for (int fm : fast_motion_tiles)
+                          for (bool ps : picture_start) {
+                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic, fm, ps};
                         r.validate();
                         // "off" ignores the encoder settings: one run per remaining setting.
                         if (c == "off") r.backend = "ffmpeg", r.preset = "", r.bitrate_kbps = 0, r.threads = 1;
                         bool dup = false;
                         for (const auto& o : out) dup |= o.slug() == r.slug();
                         if (!dup) out.push_back(r);
-                      }
+                          }
   return out;
 }
 
@@ -113,6 +122,10 @@ std::vector<T> values(const toml::node& n, const std::string& key) {
       auto s = v.value<std::string>();
       if (!s) throw std::runtime_error("'" + key + "' must be a string or a list of strings");
       out.push_back(*s);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      auto b = v.value<bool>();
+      if (!b || !v.is_boolean()) throw std::runtime_error("'" + key + "' must be true/false or a list of them");
+      out.push_back(*b);
     } else {
       auto i = v.value<int64_t>();
       if (!i) throw std::runtime_error("'" + key + "' must be an integer or a list of integers");
@@ -173,6 +186,8 @@ void load_plan_toml(const std::string& path, BenchPlan& plan) {
           else if (s == "min_motion_tiles") p.min_motion_tiles = values<int>(sv, s);
           else if (s == "threads") p.threads = values<int>(sv, s);
           else if (s == "image_codec") p.image_codec = values<std::string>(sv, s);
+          else if (s == "fast_motion_tiles") p.fast_motion_tiles = values<int>(sv, s);
+          else if (s == "picture_start") p.picture_start = values<bool>(sv, s);
           else throw std::runtime_error("unknown setting 'sweep." + s + "'");
         }
       } else {

@@ -38,6 +38,10 @@ struct RunConfig {
   // encoder choose as the server does (x264 sliced threads: faster, not reproducible).
   int threads = 1;
   std::string image_codec = "auto";  // lossless images: auto, glz, lz4, palette, off
+  // Motion starts: the size of a dense area that is motion at its second change (0: off), and
+  // whether one that looks like a picture is motion at its first (DamageTrackerConfig).
+  int fast_motion_tiles = 48;
+  bool picture_start = true;
 
   // "h264-ultrafast-8000k-t32" (+ classifier settings when not the defaults): unique in a sweep.
   std::string slug() const;
@@ -54,6 +58,8 @@ struct Sweep {
   std::vector<int> bitrate_kbps{8000}, tile_size{32}, enter_changes{4}, enter_window{6}, lossless_after_ms{300},
       min_motion_tiles{12}, threads{1};
   std::vector<std::string> image_codec{"auto"};
+  std::vector<int> fast_motion_tiles{48};
+  std::vector<bool> picture_start{true};
   std::vector<RunConfig> expand() const;
 };
 

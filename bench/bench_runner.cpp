@@ -185,6 +185,8 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   DamageTrackerConfig tc;
   tc.tile_size = cfg.tile_size;
   tc.min_motion_tiles = cfg.min_motion_tiles;
+  tc.fast_motion_tiles = cfg.fast_motion_tiles;
+  tc.pictorial_start = cfg.picture_start;
   tc.classifier.enter_changes = cfg.enter_changes;
   tc.classifier.enter_window = cfg.enter_window;
   tc.classifier.lossless_after = std::chrono::milliseconds(cfg.lossless_after_ms);

@@ -266,6 +266,19 @@ TEST(BenchRun, MotionStartsAndMovedWindowsAreMeasured) {
   EXPECT_NE(report_summary(r).find("sent as moves"), std::string::npos);
 }
 
+// The motion-start settings sweep: without the picture start, a video window that opens waits
+// for its second change.
+TEST(BenchRun, PictureStartSweeps) {
+  BenchPlan p = small_plan({"videostart"}, 50);
+  p.sweep.picture_start = {true, false};
+  json r = run_plan(p, quiet());
+  ASSERT_EQ(r["runs"].size(), 2u);
+  EXPECT_EQ(r["runs"][0]["motion_starts"]["starts"][0]["video_at_change"].get<int>(), 1);
+  EXPECT_GE(r["runs"][1]["motion_starts"]["starts"][0]["video_at_change"].get<int>(), 2);
+  EXPECT_EQ(r["runs"][1]["config"]["picture_start"], false);
+  EXPECT_NE(r["runs"][1]["label"].get<std::string>().find("no picture start"), std::string::npos);
+}
+
 // A tiny sweep with both baselines, as CI runs it: run counts, comparisons and the CSV.
 TEST(BenchRun, TinySweepWithBaselines) {
   BenchPlan p = small_plan({"video"}, 30);

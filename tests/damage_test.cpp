@@ -30,6 +30,12 @@ void apply_moves(Frame& view, const std::vector<Move>& moves) {
 void paint(Frame& view, const Frame& src, const Region& damage) {
   for (const Rect& r : damage.rects()) view.copy_from(src, r);
 }
+// Applies a change to the viewer's picture; true if it then shows `src` exactly.
+bool follow(Frame& view, const FrameChange& c, const Frame& src) {
+  apply_moves(view, c.moves);
+  paint(view, src, c.damage);
+  return view.same_pixels(src, src.bounds());
+}
 
 Clock::time_point at(uint64_t tick, double fps = 30) {
   return Clock::time_point{} + std::chrono::nanoseconds(int64_t(double(tick) * 1e9 / fps));
@@ -329,9 +335,7 @@ TEST(DamageTracker, DraggedWindowBecomesAMove) {
           m.dst.intersect({nx, ny, 220, 150}).area() * 10 >= 220 * 150 * 9)
         ++found;
     }
-    apply_moves(view, c.moves);
-    paint(view, *g, c.damage);
-    ASSERT_TRUE(view.same_pixels(*g, g->bounds())) << "step " << t;
+    ASSERT_TRUE(follow(view, c, *g)) << "step " << t;
     // The window's content was moved, not sent again: what is painted is the uncovered desktop
     // (an L-shaped strip, in whole tiles), well under the window's own area.
     if (!c.moves.empty()) {
@@ -571,9 +575,7 @@ TEST(DamageTracker, WindowDraggedOverFlatRowsIsOneMove) {
     ASSERT_EQ(c.moves.size(), 1u) << "step " << t;
     EXPECT_GE(c.moves[0].dst.intersect({nx, ny, 240, 160}).area() * 100, 240 * 160 * 95) << "step " << t;
     EXPECT_TRUE(c.motion.empty()) << "a dragged window is never video, step " << t;
-    apply_moves(view, c.moves);
-    paint(view, *g, c.damage);
-    ASSERT_TRUE(view.same_pixels(*g, g->bounds())) << "step " << t;
+    ASSERT_TRUE(follow(view, c, *g)) << "step " << t;
     wx = nx;
     wy = ny;
   }
@@ -609,9 +611,7 @@ TEST(DamageTracker, WindowWithAFlatPartMovesWholeWithItsFarEdge) {
     ASSERT_EQ(c.moves.size(), 1u) << "step " << t;
     EXPECT_TRUE(c.moves[0].dst.contains(wx + 299, 200)) << "the far edge is not in the move, step " << t;
     EXPECT_TRUE(tracker.motion_area().empty()) << "step " << t;
-    apply_moves(view, c.moves);
-    paint(view, *g, c.damage);
-    ASSERT_TRUE(view.same_pixels(*g, g->bounds())) << "step " << t;
+    ASSERT_TRUE(follow(view, c, *g)) << "step " << t;
   }
 }
 

@@ -203,7 +203,7 @@ void DamageTracker::update_motion_mask(const Frame& cur, Clock::time_point now) 
       size_t looked = 0, pictorial = 0;
       for (size_t k = 0; k < sample.size(); k += step, ++looked) {
         size_t i = sample[k];
-        pictorial += looks_pictorial(cur, grid_.rect(int32_t(i % size_t(grid_.cols())), int32_t(i / size_t(grid_.cols()))));
+        pictorial += looks_pictorial(cur, grid_.rect(i));
       }
       if (looked && pictorial * 2 >= looked)
         for (size_t i : g.tiles) fast_until_[i] = now + classifier_hold();
@@ -294,7 +294,7 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
     Rect still;  // the tiles that are not video
     for (size_t i : group.tiles) {
       in_motion += motion[i];
-      if (!motion[i]) still = still.united(grid_.rect(int32_t(i % size_t(grid_.cols())), int32_t(i / size_t(grid_.cols()))));
+      if (!motion[i]) still = still.united(grid_.rect(i));
     }
     // Mostly video: only what is not video is searched (a terminal scrolling beside it).
     search(in_motion * 2 <= group.tiles.size() ? group.bounds : still);
@@ -337,7 +337,7 @@ Region DamageTracker::exact_damage(const Frame& cur, const std::vector<uint8_t>&
     }
     Region boxes;
     for (size_t i : g.tiles) {
-      Rect tile = grid_.rect(int32_t(i % size_t(grid_.cols())), int32_t(i / size_t(grid_.cols())));
+      Rect tile = grid_.rect(i);
       Rect b = changed_bounds(ref_, cur, tile);
       boxes.add(b.empty() ? tile : b);  // a tile marked changed always holds a difference
     }

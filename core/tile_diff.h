@@ -21,6 +21,7 @@ class TileGrid {
   size_t index(int32_t col, int32_t row) const { return size_t(row) * size_t(cols_) + size_t(col); }
   // The tile's pixels, clipped to the frame.
   Rect rect(int32_t col, int32_t row) const;
+  Rect rect(size_t index) const { return rect(int32_t(index % size_t(cols_)), int32_t(index / size_t(cols_))); }
   // The tiles that `r` touches, as a rectangle of tile coordinates.
   Rect tiles_touching(const Rect& r) const;
   // Union of the marked tiles, clipped to the frame (pixman merges neighbours).

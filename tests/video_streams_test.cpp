@@ -2,9 +2,11 @@
 // with stand-in encoders (the real ones are tested in encode_test and end to end).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/frame_clock.h"
+#include "transport/spice/display_update_writer.h"
 #include "transport/spice/video_streams.h"
 
 namespace tessera::spice {
@@ -141,6 +143,49 @@ TEST(VideoStreams, OpensAtOnceByDefault) {
   EXPECT_EQ(f.settings.settle, 0ms);
   f.plan(Region(Rect{320, 64, 256, 192}), 0ms);
   EXPECT_EQ(f.types(), (std::vector<uint16_t>{SPICE_MSG_DISPLAY_STREAM_CREATE, SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT}));
+}
+
+// A viewer that joins while video plays gets the video area as a stream in its very first
+// update (after the surface), and losslessly only the rest of the picture.
+TEST(DisplayUpdateWriterVideo, AViewerJoiningPlayingVideoGetsItAsVideoFirst) {
+  Fixture f;
+  auto frame = std::make_shared<Frame>(640, 400);
+  frame->fill(frame->bounds(), bgrx(40, 60, 110));
+  const Rect video{320, 64, 256, 192};
+  uint64_t h = 1;
+  for (int32_t y = video.y; y < video.bottom(); ++y)
+    for (int32_t x = video.x; x < video.right(); ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      frame->set_pixel(x, y, uint32_t(h >> 32) | 0xFF000000u);
+    }
+  auto join = [&](const Region& motion_area, std::vector<uint16_t>& types) {
+    uint64_t image_bytes = 0;
+    DisplayUpdateWriter w(
+        f.settings, ImageCodec::Auto, [&](unsigned c) { return f.caps.count(c) > 0; }, nullptr,
+        [&](uint16_t type, const Body& b) {
+          types.push_back(type);
+          if (type == SPICE_MSG_DISPLAY_DRAW_COPY) image_bytes += b.size();
+        },
+        "test");
+    Subscription::FrameUpdate u;
+    u.frame = frame;
+    u.damage = Region(frame->bounds());
+    u.motion = motion_area;
+    u.motion_area = motion_area;
+    u.resized = true;
+    w.update(u, f.t0);
+    return image_bytes;
+  };
+  std::vector<uint16_t> playing, still;
+  uint64_t with_video = join(Region(video), playing), without = join(Region{}, still);
+  auto at = [](const std::vector<uint16_t>& t, uint16_t type) { return std::find(t.begin(), t.end(), type) - t.begin(); };
+  ASSERT_LT(at(playing, SPICE_MSG_DISPLAY_STREAM_CREATE), std::ptrdiff_t(playing.size()));
+  EXPECT_LT(at(playing, SPICE_MSG_DISPLAY_SURFACE_CREATE), at(playing, SPICE_MSG_DISPLAY_STREAM_CREATE));
+  EXPECT_LT(std::min(at(playing, SPICE_MSG_DISPLAY_STREAM_DATA), at(playing, SPICE_MSG_DISPLAY_STREAM_DATA_SIZED)),
+            std::ptrdiff_t(playing.size()));
+  EXPECT_EQ(at(still, SPICE_MSG_DISPLAY_STREAM_CREATE), std::ptrdiff_t(still.size()));
+  // The noisy video area is most of the lossless picture's bytes; with the stream it is not sent.
+  EXPECT_LT(with_video * 4, without) << with_video << " vs " << without;
 }
 
 TEST(VideoStreams, OpensAfterSettlingWithTheClientsFirstCodec) {

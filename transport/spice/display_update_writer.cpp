@@ -162,7 +162,9 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
   Region damage = u.damage;
   // Streams that end in this update leave lossy pixels until their repaint below.
   Region unsafe = video_->covered();
-  if (!new_surface) damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
+  // Also on a new surface: a viewer that joins while video plays gets it as video from its first
+  // update, not as one more lossless picture of it.
+  damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
   const Region video = video_->covered();
   // A move may only copy pixels the client holds exactly, and never into a stream's area;
   // the part of it that would is painted instead (and is not exact until then).

@@ -619,11 +619,12 @@ std::string report_summary(const json& report) {
                              ? std::string("never as video")
                              : fmt::format("video at changed frame {} ({} ms)", st["video_at_change"].get<int>(),
                                            st["ms_to_video"].dump());
-        std::string vs = m["largest_vs_stream_frame"].is_null()
+        const json& median = m["stream_frame_median_bytes"];
+        std::string vs = median.is_null() || median.get<double>() <= 0
                              ? std::string()
                              : fmt::format(" = {:.1f}x the median video frame ({:.1f} KB)",
-                                           m["largest_vs_stream_frame"].get<double>(),
-                                           m["stream_frame_median_bytes"].get<double>() / 1000.0);
+                                           st["largest_update_bytes"].get<double>() / median.get<double>(),
+                                           median.get<double>() / 1000.0);
         starts += fmt::format("  {:<48} start at frame {:>3}: {}; largest update in 0.5 s {:.1f} KB{}\n",
                               r["id"].get<std::string>(), st["frame"].get<int>(), at,
                               st["largest_update_bytes"].get<double>() / 1000.0, vs);

@@ -19,8 +19,9 @@ struct SentFrame {
 
 // Per start of playing video (a frame whose video changed after one where it did not; frame 0,
 // the first picture, is no start): at which of its changed frames video first reached the
-// client (1 = the first), and the largest update in the half second from the start, against
-// the median video frame outside such windows. Null when the workload has no video.
+// client (1 = the first), and the largest update in the half second from the start. Also the
+// median video frame outside such windows, and the largest start update over it (the worst
+// start). Null when the workload has no video.
 nlohmann::json motion_start_figures(const WorkloadTruth& truth, const std::vector<SentFrame>& frames, double fps);
 
 // Of the pixels a dragged window moved that had to reach the client (those that differ from

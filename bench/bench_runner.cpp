@@ -305,7 +305,7 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
       Region played = truth->video_changed(uint64_t(i));
       Region shown = played;
       shown.intersect(video);
-      sent.push_back({fb.total(), fb.motion, !played.empty() && shown.area() * 2 >= played.area()});
+      sent.push_back({fb.total(), fb.motion, !played.empty() && shown.area() * 2 >= played.area(), !played.empty()});
       if (prev_frame) move_share.add(*truth, uint64_t(i), change.moves, *prev_frame, *cap.frame);
       prev_frame = cap.frame;
     }
@@ -337,7 +337,7 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
               {encoder_label, vstats.encoded, vstats.keyframes, vstats.streams, vstats.encode_time, vstats.encode_cpu},
               moves_total, digest, std::move(timeline));
   if (truth) {
-    run["motion_starts"] = motion_start_figures(*truth, sent, plan.fps);
+    run["motion_starts"] = motion_start_figures(sent, plan.fps);
     run["moved"] = move_share.to_json();
   }
   const auto& qs = run["quality"]["static"];
@@ -414,7 +414,7 @@ json run_baseline_x264(RunContext& ctx, const std::string& workload, int kbps, i
     }
     // All of it is video; its cost splits by the region class Tessera gave each pixel.
     bytes.motion += fbytes;
-    sent.push_back({fbytes, fbytes, true});
+    sent.push_back({fbytes, fbytes, true, truth && !truth->video_changed(uint64_t(i)).empty()});
     Region video = i < int(classes.video.size()) ? classes.video[size_t(i)] : Region{};
     auto cmp = comparer.compare(*cap.frame, shown, video);
     q_stat.add_frame(cmp.stat);
@@ -437,7 +437,7 @@ json run_baseline_x264(RunContext& ctx, const std::string& workload, int kbps, i
   run["config"] = c;
   add_results(run, st, bytes, double(plan.frames) / plan.fps, q_stat, q_motion, q_all,
               {"ffmpeg:libx264", encoded, keyframes, 1, enc_time, enc_cpu}, 0, digest, std::move(timeline));
-  if (truth) run["motion_starts"] = motion_start_figures(*truth, sent, plan.fps);
+  if (truth) run["motion_starts"] = motion_start_figures(sent, plan.fps);
   ctx.progress.end_run(fmt::format("{:.0f} kb/s, static PSNR {}, motion PSNR {}", run["kbps"]["total"].get<double>(),
                                    run["quality"]["static"]["psnr_db"].dump(),
                                    run["quality"]["motion"]["psnr_db"].dump()));

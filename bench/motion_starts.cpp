@@ -7,13 +7,13 @@ namespace tessera::bench {
 
 using nlohmann::json;
 
-json motion_start_figures(const WorkloadTruth& truth, const std::vector<SentFrame>& frames, double fps) {
+json motion_start_figures(const std::vector<SentFrame>& frames, double fps) {
   const size_t window = size_t(std::max(1L, std::lround(fps / 2)));
   std::vector<size_t> starts;
   bool had_video = false;
   for (size_t i = 1; i < frames.size(); ++i) {
-    bool video = !truth.video_changed(i).empty();
-    if (video && (i == 1 || truth.video_changed(i - 1).empty())) starts.push_back(i);
+    bool video = frames[i].video_played;
+    if (video && (i == 1 || !frames[i - 1].video_played)) starts.push_back(i);
     had_video |= video;
   }
   if (!had_video) return nullptr;
@@ -24,7 +24,7 @@ json motion_start_figures(const WorkloadTruth& truth, const std::vector<SentFram
     json first = nullptr, first_ms = nullptr;
     size_t changes = 0;
     for (size_t j = s; j < frames.size(); ++j) {
-      if (truth.video_changed(j).empty()) continue;
+      if (!frames[j].video_played) continue;
       ++changes;
       if (frames[j].video_bytes > 0 && frames[j].video_shown) {
         first = changes;

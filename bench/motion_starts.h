@@ -15,6 +15,7 @@ struct SentFrame {
   uint64_t bytes = 0;        // everything sent for this frame
   uint64_t video_bytes = 0;  // of which video stream data
   bool video_shown = false;  // the client shows at least half of the frame's changed video as video
+  bool video_played = false;  // the workload's video changed in this frame (WorkloadTruth)
 };
 
 // Per start of playing video (a frame whose video changed after one where it did not; frame 0,
@@ -22,7 +23,7 @@ struct SentFrame {
 // client (1 = the first), and the largest update in the half second from the start. Also the
 // median video frame outside such windows, and the largest start update over it (the worst
 // start). Null when the workload has no video.
-nlohmann::json motion_start_figures(const WorkloadTruth& truth, const std::vector<SentFrame>& frames, double fps);
+nlohmann::json motion_start_figures(const std::vector<SentFrame>& frames, double fps);
 
 // Of the pixels a dragged window moved that had to reach the client (those that differ from
 // the previous frame: a flat part moved over itself needs nothing), the share it got as moves

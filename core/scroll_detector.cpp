@@ -222,6 +222,13 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
     int32_t sx = x - dx, sy = y - dy;
     return bounds.contains(x, y) && bounds.contains(sx, sy) && cur.pixel(x, y) == prev.pixel(sx, sy);
   };
+  // Row y of `cur` over [x0, x1) equals `prev` at the offset, inside `a`.
+  auto span_matches = [&](int32_t y, int32_t x0, int32_t x1) {
+    int32_t sy = y - dy;
+    if (y < a.y || y >= a.bottom() || sy < 0 || sy >= prev.height() || x0 - dx < 0 || x1 - dx > prev.width())
+      return false;
+    return std::memcmp(cur.row(y) + x0, prev.row(sy) + (x0 - dx), size_t(x1 - x0) * 4) == 0;
+  };
   std::optional<Move> found;
   for (const Anchor& an : anchors) {
     // Anchors inside the block already grown would only grow it again (rows of memcmp each).
@@ -230,15 +237,9 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
     int32_t l = an.x, r = an.x;
     while (l > a.x && matches(l - 1, an.y)) --l;
     while (r < a.right() && matches(r, an.y)) ++r;
-    auto row_matches = [&](int32_t y) {
-      int32_t sy = y - dy;
-      if (y < a.y || y >= a.bottom() || sy < 0 || sy >= prev.height() || l - dx < 0 || r - dx > prev.width())
-        return false;
-      return std::memcmp(cur.row(y) + l, prev.row(sy) + (l - dx), size_t(r - l) * 4) == 0;
-    };
     int32_t t = an.y, b = an.y + 1;
-    while (row_matches(t - 1)) --t;
-    while (row_matches(b)) ++b;
+    while (span_matches(t - 1, l, r)) --t;
+    while (span_matches(b, l, r)) ++b;
     auto take = [&](const Rect& dst) {
       if (found && dst.area() <= found->dst.area()) return;
       Move m;
@@ -252,16 +253,10 @@ std::optional<Move> find_moved_block(const Frame& prev, const Frame& cur, const 
     // edge (flat wallpaper beside it): grow down the anchor's own segment instead, and narrow
     // to what every row of it matches.
     const int32_t cl = std::max(an.x, a.x), cr = std::min(an.x + kSegment, a.right());
-    auto core_matches = [&](int32_t y) {
-      int32_t sy = y - dy;
-      if (y < a.y || y >= a.bottom() || sy < 0 || sy >= prev.height() || cl - dx < 0 || cr - dx > prev.width())
-        return false;
-      return std::memcmp(cur.row(y) + cl, prev.row(sy) + (cl - dx), size_t(cr - cl) * 4) == 0;
-    };
-    if (!core_matches(an.y)) continue;
+    if (!span_matches(an.y, cl, cr)) continue;
     int32_t ct = an.y, cb = an.y + 1;
-    while (core_matches(ct - 1)) --ct;
-    while (core_matches(cb)) ++cb;
+    while (span_matches(ct - 1, cl, cr)) --ct;
+    while (span_matches(cb, cl, cr)) ++cb;
     if (int64_t(cb - ct) * (a.width) <= (found ? found->dst.area() : 0)) continue;  // cannot beat it
     // Each row's matching span around the segment; then the best rectangle over the anchor row
     // and some rows above and below it, tried only where the common span narrows (a row past

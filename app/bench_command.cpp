@@ -64,6 +64,10 @@ void add_bench_commands(CLI::App& app, BenchCommand& c) {
   b->add_option("--image-codec", c.image_codecs,
                 "Lossless image forms to sweep (as serve's --image-codec): auto, glz, lz4, palette, off")
       ->delimiter(',');
+  b->add_option("--repaint-budget", c.repaint_budgets,
+                "Repaint of an ended stream's area per update to sweep (as serve's --repaint-budget): auto, off, "
+                "or KB")
+      ->delimiter(',');
   b->add_flag("--no-baselines", c.no_baselines, "Skip the full-frame x264 and lossless-only baselines");
   b->add_flag("--quick", c.quick,
               "A small plan that runs in seconds: office and video at 640x400, 30 frames, 1000 and 3000 kb/s");
@@ -99,6 +103,7 @@ int run_bench(const BenchCommand& c, const std::string& command_line) {
   auto& s = plan.sweep;
   if (!c.codecs.empty()) s.codec = c.codecs;
   if (!c.image_codecs.empty()) s.image_codec = c.image_codecs;
+  if (!c.repaint_budgets.empty()) s.repaint_budget = c.repaint_budgets;
   if (!c.backends.empty()) s.backend = c.backends;
   if (!c.presets.empty()) s.preset = c.presets;
   if (!c.bitrates.empty()) s.bitrate_kbps = c.bitrates;

@@ -10,7 +10,7 @@ struct BenchCommand {
   CLI::App* bench = nullptr;
   CLI::App* record = nullptr;
   // bench
-  std::vector<std::string> workloads, codecs, backends, presets, image_codecs;
+  std::vector<std::string> workloads, codecs, backends, presets, image_codecs, repaint_budgets;
   std::vector<int> bitrates, tile_sizes, enter_changes, enter_window, lossless_after, min_motion_tiles, threads,
       fast_motion_tiles;
   std::vector<std::string> picture_start;

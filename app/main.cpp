@@ -233,6 +233,7 @@ struct ServeOptions {
   int64_t ticket_expiry = 0;
   bool no_lz4 = false;
   std::string image_codec = "auto";
+  std::string repaint_budget = "auto";
   uint64_t frames = 0;
   VideoOptions video;
   std::string gpu = "auto";
@@ -380,6 +381,7 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   CaptureLoop capture(*source, hub, o.fps, tracker, s.frames);
   cfg.channel.server_name = "tessera: " + source->description();
   cfg.channel.image_codec = s.no_lz4 ? spice::ImageCodec::Off : *spice::parse_image_codec(s.image_codec);
+  cfg.channel.repaint = *spice::parse_repaint_pacing(s.repaint_budget);
   cfg.channel.video = video_settings(s);
   auto input = [&](const InputEvent& e) { capture.deliver_input(e); };
   std::unique_ptr<spice::SpiceServer> server;
@@ -508,6 +510,15 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "glz", "lz4", "palette", "off"}));
   serve_cmd->add_flag("--no-lz4", serve.no_lz4, "The same as --image-codec off (kept for older scripts)");
+  serve_cmd->add_option("--repaint-budget", serve.repaint_budget,
+                        "SPICE: how the area a video stream leaves is repainted losslessly: auto (in parts, each "
+                        "update within a per-client budget that starts at two stream frames and follows the "
+                        "display channel's ACK round trips and late-frame reports), off (all in one update), or "
+                        "KB per update")
+      ->capture_default_str()
+      ->check([](const std::string& v) {
+        return spice::parse_repaint_pacing(v) ? std::string() : "expected auto, off or KB per update (1..1048576)";
+      });
   serve_cmd->add_option("--frames", serve.frames,
                         "Capture this many frames (ticks 0..N-1), then keep serving the last one (0: no limit); "
                         "for reproducible test and benchmark runs")

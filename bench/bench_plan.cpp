@@ -26,6 +26,7 @@ std::string RunConfig::slug() const {
   if (image_codec != "auto") s += "-img" + image_codec;
   if (fast_motion_tiles != 48) s += fmt::format("-f{}", fast_motion_tiles);
   if (!picture_start) s += "-nopic";
+  if (repaint_budget != "auto") s += "-rp" + repaint_budget;
   return s;
 }
 
@@ -42,6 +43,8 @@ std::string RunConfig::label() const {
   if (image_codec != "auto") s += ", images " + image_codec;
   if (fast_motion_tiles != 48) s += fmt::format(", fast entry {} tiles", fast_motion_tiles);
   if (!picture_start) s += ", no picture start";
+  if (repaint_budget != "auto")
+    s += repaint_budget == "off" ? std::string(", repaint at once") : ", repaint " + repaint_budget + " KB per update";
   return s;
 }
 
@@ -58,7 +61,8 @@ nlohmann::json RunConfig::to_json() const {
           {"threads", threads},
           {"image_codec", image_codec},
           {"fast_motion_tiles", fast_motion_tiles},
-          {"picture_start", picture_start}};
+          {"picture_start", picture_start},
+          {"repaint_budget", repaint_budget}};
 }
 
 void RunConfig::validate() const {
@@ -76,6 +80,8 @@ void RunConfig::validate() const {
   if (threads < 0 || threads > 64) throw std::invalid_argument("threads must be 0..64 (0: the encoder's choice)");
   if (!spice::parse_image_codec(image_codec))
     throw std::invalid_argument("image_codec '" + image_codec + "' (expected auto, glz, lz4, palette or off)");
+  if (!spice::parse_repaint_pacing(repaint_budget))
+    throw std::invalid_argument("repaint_budget '" + repaint_budget + "' (expected auto, off or KB per update, 1..1048576)");
 }
 
 std::vector<RunConfig> Sweep::expand() const {
@@ -92,15 +98,16 @@ std::vector<RunConfig> Sweep::expand() const {
                     for (int th : threads)
                       for (const auto& ic : image_codec)
                         for (int fm : fast_motion_tiles)
-                          for (bool ps : picture_start) {
-                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic, fm, ps};
+                          for (bool ps : picture_start)
+                            for (const auto& rp : repaint_budget) {
+                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic, fm, ps, rp};
                         r.validate();
                         // "off" ignores the encoder settings: one run per remaining setting.
                         if (c == "off") r.backend = "ffmpeg", r.preset = "", r.bitrate_kbps = 0, r.threads = 1;
                         bool dup = false;
                         for (const auto& o : out) dup |= o.slug() == r.slug();
                         if (!dup) out.push_back(r);
-                          }
+                            }
   return out;
 }
 
@@ -186,6 +193,7 @@ void load_plan_toml(const std::string& path, BenchPlan& plan) {
           else if (s == "min_motion_tiles") p.min_motion_tiles = values<int>(sv, s);
           else if (s == "threads") p.threads = values<int>(sv, s);
           else if (s == "image_codec") p.image_codec = values<std::string>(sv, s);
+          else if (s == "repaint_budget") p.repaint_budget = values<std::string>(sv, s);
           else if (s == "fast_motion_tiles") p.fast_motion_tiles = values<int>(sv, s);
           else if (s == "picture_start") p.picture_start = values<bool>(sv, s);
           else throw std::runtime_error("unknown setting 'sweep." + s + "'");

@@ -9,11 +9,12 @@ using nlohmann::json;
 
 json motion_start_figures(const std::vector<SentFrame>& frames, double fps) {
   const size_t window = size_t(std::max(1L, std::lround(fps / 2)));
-  std::vector<size_t> starts;
+  std::vector<size_t> starts, stops;
   bool had_video = false;
   for (size_t i = 1; i < frames.size(); ++i) {
     bool video = frames[i].video_played;
     if (video && (i == 1 || !frames[i - 1].video_played)) starts.push_back(i);
+    if (!video && frames[i - 1].video_played) stops.push_back(i);
     had_video |= video;
   }
   if (!had_video) return nullptr;
@@ -55,7 +56,39 @@ json motion_start_figures(const std::vector<SentFrame>& frames, double fps) {
     for (const json& s : out_starts) largest = std::max(largest, s["largest_update_bytes"].get<uint64_t>());
     if (m > 0 && !out_starts.empty()) ratio = std::round(double(largest) / double(m) * 100) / 100;
   }
-  return {{"starts", out_starts}, {"stream_frame_median_bytes", median}, {"largest_vs_stream_frame", ratio}};
+  const double frame_ms = 1000.0 / fps;
+  json out_stops = json::array();
+  for (size_t s : stops) {
+    size_t end = frames.size();
+    for (size_t t : starts)
+      if (t > s) {
+        end = t;
+        break;
+      }
+    size_t largest = s, parts = 0, first = 0, last = 0;
+    for (size_t j = s; j < end; ++j) {
+      if (frames[j].bytes > frames[largest].bytes) largest = j;
+      // A frame that leaves pixels owed, or the one after it that sends the last of them.
+      bool part = frames[j].repaint_owed_px > 0 || (j > s && frames[j - 1].repaint_owed_px > 0);
+      if (!part) continue;
+      if (!parts) first = j;
+      last = j;
+      ++parts;
+    }
+    json largest_ratio = nullptr;
+    if (!median.is_null() && median.get<uint64_t>() > 0)
+      largest_ratio = std::round(double(frames[largest].bytes) / median.get<double>() * 100) / 100;
+    out_stops.push_back({{"frame", s},
+                         {"largest_update_bytes", frames[largest].bytes},
+                         {"largest_update_frame", largest},
+                         {"largest_vs_stream_frame", largest_ratio},
+                         {"repaint_updates", parts},
+                         {"repaint_ms", parts ? json(std::round(double(last - first) * frame_ms * 10) / 10) : json(nullptr)}});
+  }
+  return {{"starts", out_starts},
+          {"stops", out_stops},
+          {"stream_frame_median_bytes", median},
+          {"largest_vs_stream_frame", ratio}};
 }
 
 void MoveShare::add(const WorkloadTruth& truth, uint64_t index, const std::vector<Move>& sent, const Frame& prev,

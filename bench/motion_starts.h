@@ -16,13 +16,17 @@ struct SentFrame {
   uint64_t video_bytes = 0;  // of which video stream data
   bool video_shown = false;  // the client shows at least half of the frame's changed video as video
   bool video_played = false;  // the workload's video changed in this frame (WorkloadTruth)
+  int64_t repaint_owed_px = 0;  // after this frame: pixels of ended streams not yet repainted
 };
 
 // Per start of playing video (a frame whose video changed after one where it did not; frame 0,
 // the first picture, is no start): at which of its changed frames video first reached the
 // client (1 = the first), and the largest update in the half second from the start. Also the
 // median video frame outside such windows, and the largest start update over it (the worst
-// start). Null when the workload has no video.
+// start). Per stop of the video (a frame whose video did not change after one where it did),
+// until the next start: the largest update, how many updates carried the repaint of the area
+// the stream left, and how long from its first part to the last. Null when the workload has
+// no video.
 nlohmann::json motion_start_figures(const std::vector<SentFrame>& frames, double fps);
 
 // Of the pixels a dragged window moved that had to reach the client (those that differ from

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "core/frame_clock.h"
@@ -186,6 +187,106 @@ TEST(DisplayUpdateWriterVideo, AViewerJoiningPlayingVideoGetsItAsVideoFirst) {
   EXPECT_EQ(at(still, SPICE_MSG_DISPLAY_STREAM_CREATE), std::ptrdiff_t(still.size()));
   // The noisy video area is most of the lossless picture's bytes; with the stream it is not sent.
   EXPECT_LT(with_video * 4, without) << with_video << " vs " << without;
+}
+
+TEST(RepaintBudget, StartsAtTwoStreamFramesAndFollowsTheClient) {
+  RepaintBudget b;
+  b.set_stream(8000, 30);  // 33,333 bytes a frame
+  EXPECT_EQ(b.bytes(), 66666);
+  b.on_round_trip(5ms);  // a window back within half a frame: the link has room
+  EXPECT_EQ(b.bytes(), 133332);
+  b.on_round_trip(20ms);  // between half and one interval: as it is
+  EXPECT_EQ(b.bytes(), 133332);
+  b.on_round_trip(50ms);  // slower than a frame: the client falls behind
+  EXPECT_EQ(b.bytes(), 66666);
+  for (int i = 0; i < 10; ++i) b.on_round_trip(1ms);
+  EXPECT_EQ(b.bytes(), 16 * 33333);  // never past 16 stream frames
+  for (int i = 0; i < 10; ++i) b.on_late_frames();
+  EXPECT_EQ(b.bytes(), RepaintBudget::kMinBytes);  // a repaint always moves
+  b.set_stream(250, 60);  // reports cut the stream's rate: the budget stays within its bounds
+  EXPECT_EQ(b.bytes(), RepaintBudget::kMinBytes);
+
+  RepaintBudget off(*parse_repaint_pacing("off")), fixed(*parse_repaint_pacing("48"));
+  off.set_stream(8000, 30), fixed.set_stream(8000, 30);
+  EXPECT_FALSE(off.paced());
+  EXPECT_EQ(off.bytes(), std::numeric_limits<int64_t>::max());
+  fixed.on_round_trip(1ms);
+  EXPECT_EQ(fixed.bytes(), 48 * 1024);
+  for (const char* bad : {"", "0", "-4", "12k", "auto ", "2000000"}) EXPECT_FALSE(parse_repaint_pacing(bad)) << bad;
+  EXPECT_EQ(to_string(*parse_repaint_pacing("48")), "48");
+}
+
+// The area a stream leaves is repainted over several updates, each within the budget, while
+// what changes elsewhere still goes at once; with pacing off it all goes in one update.
+TEST(DisplayUpdateWriterVideo, AnEndedStreamIsRepaintedInPartsWithinTheBudget) {
+  Fixture f;
+  auto frame = std::make_shared<Frame>(640, 400);
+  frame->fill(frame->bounds(), bgrx(40, 60, 110));
+  const Rect video{64, 64, 512, 288};
+  uint64_t h = 1;
+  for (int32_t y = video.y; y < video.bottom(); ++y)
+    for (int32_t x = video.x; x < video.right(); ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      frame->set_pixel(x, y, uint32_t(h >> 32) | 0xFF000000u);
+    }
+  struct Run {
+    std::vector<uint64_t> update_bytes;  // lossless image bytes of each update after the stream ended
+    bool typed_at_once = false;
+  };
+  auto run = [&](const char* pacing) {
+    Run out;
+    uint64_t bytes = 0;
+    bool typed = false;
+    DisplayUpdateWriter w(
+        f.settings, ImageCodec::Lz4, [&](unsigned c) { return f.caps.count(c) > 0 || c == SPICE_DISPLAY_CAP_LZ4_COMPRESSION; },
+        nullptr,
+        [&](uint16_t type, const Body& b) {
+          if (type != SPICE_MSG_DISPLAY_DRAW_COPY && type != SPICE_MSG_DISPLAY_DRAW_FILL) return;
+          bytes += b.size();
+          // The fill of the typed line below: its rectangle's top is row 380.
+          if (type == SPICE_MSG_DISPLAY_DRAW_FILL && le32(b, 4) == 380) typed = true;
+        },
+        "test");
+    w.set_repaint_pacing(*parse_repaint_pacing(pacing));
+    Subscription::FrameUpdate u;
+    u.frame = frame;
+    u.damage = Region(frame->bounds());
+    u.motion = u.motion_area = Region(video);
+    u.resized = true;
+    w.update(u, f.t0);
+    EXPECT_FALSE(w.video().empty());
+    // Motion stops: the stream ends, and a line is typed below it in the same update.
+    auto typed_frame = std::make_shared<Frame>(*frame);
+    typed_frame->fill({8, 380, 300, 10}, bgrx(250, 250, 250));
+    u.frame = typed_frame;
+    u.damage = Region(Rect{8, 380, 300, 10});
+    u.motion = u.motion_area = Region{};
+    u.resized = false;
+    bytes = 0;
+    w.update(u, f.t0 + 33ms);
+    EXPECT_TRUE(w.video().empty());
+    out.typed_at_once = typed;
+    out.update_bytes.push_back(bytes);
+    for (int i = 2; i < 100 && w.next_due(); ++i) {
+      bytes = 0;
+      w.send_owed_frames(f.t0 + i * 33ms);
+      out.update_bytes.push_back(bytes);
+    }
+    EXPECT_TRUE(w.repaint_owed().empty());
+    EXPECT_FALSE(w.next_due());
+    return out;
+  };
+  Run paced = run("auto"), at_once = run("off");
+  const uint64_t budget = 2 * 4000 * 1000 / 8 / 30;  // two stream frames at the fixture's 4000 kb/s
+  ASSERT_GT(paced.update_bytes.size(), 4u) << "590 KB of noise takes many updates at 33 KB";
+  for (uint64_t b : paced.update_bytes) EXPECT_LE(b, 2 * budget);
+  EXPECT_TRUE(paced.typed_at_once) << "fresh changes do not wait for the repaint";
+  ASSERT_EQ(at_once.update_bytes.size(), 1u);
+  EXPECT_TRUE(at_once.typed_at_once);
+  uint64_t paced_total = 0;
+  for (uint64_t b : paced.update_bytes) paced_total += b;
+  EXPECT_GT(at_once.update_bytes[0], 512u * 288 * 4 * 9 / 10);  // noise does not compress
+  EXPECT_NEAR(double(paced_total), double(at_once.update_bytes[0]), 0.02 * double(at_once.update_bytes[0]));
 }
 
 TEST(VideoStreams, OpensAfterSettlingWithTheClientsFirstCodec) {

@@ -32,6 +32,10 @@ must open within 3 frames of the video's first changed frame (by the server's
 log), the stream closed during the pause, and the client shows it with the
 picture around it exact.
 
+A stop case serves with a small --repaint-budget: when the video pauses its
+stream closes, the server logs the area's repaint in several updates within
+that budget, and the client's whole picture is then exactly a source frame.
+
 A last case serves with --video-codec off: no stream may open and the picture
 taken while the demo moves must equal one source frame everywhere.
 
@@ -858,6 +862,70 @@ def start_case(R, binary, workdir, frames, servers, figures):
                         "%.0f" % delay if delay is not None else "-")})
 
 
+STOP_BUDGET_KB = 16   # small enough that the repaint takes several updates
+STOP_WINDOW_S = (PLAY_TICKS / FPS + 1.0, PLAY_TICKS / FPS + 1.9)  # in a pause
+REPAINT_RE = re.compile(r"repainted what ended streams left in (\d+) "
+                        r"updates, (\d+) bytes \(budget (\d+) bytes")
+
+
+def stop_case(R, binary, workdir, frames, servers, figures):
+    """The demo's video pauses (a video that stops): the stream closes, the
+    area it leaves is repainted in parts within --repaint-budget (by the
+    server's log), and once the parts are in, the client's whole picture is
+    exactly the paused source frame."""
+    label = "stop"
+    started = start_demo(R, binary, workdir, servers, label,
+                         ["--video-codec", "h264", "--encoder-backend",
+                          "ffmpeg", "--repaint-budget", str(STOP_BUDGET_KB)])
+    if not started:
+        return
+    s, t0_ms = started
+    offset_s = time.time() - time.monotonic()
+    prm = snapshot_params(t0_ms, count=2)
+    prm["window"] = list(STOP_WINDOW_S)
+    res, raws, out = run_gi_client(workdir, "gi-" + label, s.port, prm)
+    client_ok = check_client_result(R, label, res, raws, out, count=2)
+    log = s.log()
+    base.stop_server(R, label, s)
+    if not client_ok:
+        return
+    snaps = res["snapshots"]
+    events = stream_events(log, offset_s)
+    closed = [e for e in events if e[1] == "close" and e[0] < snaps[0]["t_ms"]]
+    repaints = [(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                for m in REPAINT_RE.finditer(log)]
+    R.check(label + ": the stream closed when the video paused, and its area "
+            "was repainted in several updates within the budget",
+            bool(closed) and bool(repaints) and repaints[0][0] >= 2 and
+            repaints[0][2] == STOP_BUDGET_KB * 1024,
+            "closed %s; repaints (updates, bytes, budget) %s" % (
+                closed, repaints))
+    stride = res["primary"]["stride"]
+    exact = 0
+    detail = []
+    for sn, raw in zip(snaps, raws):
+        got = base.bgrx_to_rows(raw, WIDTH, HEIGHT, stride)
+        e = int((sn["t_ms"] - t0_ms) * FPS / 1000.0)
+        ks = list(range(max(0, e + LOSSLESS_SEARCH[0]),
+                        e + LOSSLESS_SEARCH[1] + 1))
+        frames.prefetch(ks)
+        match = [k for k in ks if exact_outside(frames.get(k), got, [])]
+        exact += bool(match)
+        detail.append("%.1f s into the cycle: streams %s, exact at ticks %s"
+                      % (((sn["t_ms"] - t0_ms) / 1000.0) %
+                         (CYCLE_TICKS / FPS), live_streams(events, sn["t_ms"]),
+                         match or "none"))
+    R.check(label + ": after the repaint the whole picture is exact",
+            exact == len(snaps), "; ".join(detail))
+    figures.append({"label": label, "exact": "%d/%d" % (exact, len(snaps)),
+                    "psnr_median": None, "psnr_min": None,
+                    "psnr_rgb_median": None, "lat_video_median": None,
+                    "lat_lossless_median": None,
+                    "summary": "repaint of the stream's area in %s updates, "
+                    "%s bytes" % ((repaints[0][0], repaints[0][1]) if repaints
+                                  else ("-", "-"))})
+
+
 CASES = [
     ("h264-ffmpeg", "h264", "ffmpeg"),
     ("vp9-gstreamer", "vp9", "gstreamer"),
@@ -884,6 +952,7 @@ def main(argv):
             video_case(R, binary, workdir, frames, servers, label, codec,
                        backend, figures)
         start_case(R, binary, workdir, frames, servers, figures)
+        stop_case(R, binary, workdir, frames, servers, figures)
         off_case(R, binary, workdir, frames, servers, figures)
     except Exception as e:  # a bug in this script is a failure too
         base.script_error(R, e)

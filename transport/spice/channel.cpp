@@ -75,6 +75,8 @@ void Channel::send(uint16_t type, std::span<const uint8_t> body) {
   if (ack_enabled_) {
     std::lock_guard a(ack_mu_);
     ++unacked_;
+    // Bounded: a client that never ACKs is waited for by the sender, not remembered forever.
+    if (unacked_sent_.size() < 8u * ctx_.settings.ack_window) unacked_sent_.push_back(std::chrono::steady_clock::now());
   }
 }
 
@@ -88,6 +90,7 @@ void Channel::enable_ack_window() {
     std::lock_guard a(ack_mu_);
     ack_enabled_ = true;
     ++ack_generation_;
+    unacked_sent_.clear();
   }
   send(SPICE_MSG_SET_ACK, set_ack(ack_generation_, ctx_.settings.ack_window));
 }
@@ -107,12 +110,22 @@ void Channel::handle_common(uint16_t type, WireReader& body) {
       break;
     }
     case SPICE_MSGC_ACK: {
-      std::lock_guard a(ack_mu_);
-      if (client_generation_ == ack_generation_) {
-        uint64_t w = ctx_.settings.ack_window;
-        unacked_ = unacked_ > w ? unacked_ - w : 0;
-        ack_cv_.notify_all();
+      std::optional<std::chrono::nanoseconds> rtt;
+      {
+        std::lock_guard a(ack_mu_);
+        if (client_generation_ == ack_generation_) {
+          uint64_t w = ctx_.settings.ack_window;
+          unacked_ = unacked_ > w ? unacked_ - w : 0;
+          if (unacked_sent_.size() >= w) {
+            rtt = std::chrono::steady_clock::now() - unacked_sent_[w - 1];
+            unacked_sent_.erase(unacked_sent_.begin(), unacked_sent_.begin() + std::ptrdiff_t(w));
+          } else {
+            unacked_sent_.clear();
+          }
+          ack_cv_.notify_all();
+        }
       }
+      if (rtt) on_ack_round_trip(*rtt);
       break;
     }
     case SPICE_MSGC_PONG:

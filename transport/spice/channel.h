@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +57,7 @@ struct ChannelSettings {
   std::chrono::milliseconds mm_time_interval{5000};
   std::chrono::milliseconds ping_interval{10000};
   ImageCodec image_codec = ImageCodec::Auto;  // the lossless image forms to choose from
+  RepaintPacing repaint;  // how ended streams' areas are repainted
   VideoSettings video;  // motion as video streams; no encoders: everything lossless
 };
 
@@ -93,6 +95,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // Called after a message when no further bytes are waiting: the client's burst is handled.
   virtual void on_drained() {}
   virtual void on_stop() {}
+  // An ACK came back this long after the message that completed its window was sent.
+  virtual void on_ack_round_trip(std::chrono::nanoseconds) {}
 
   bool client_has_cap(unsigned bit) const { return has_cap(link_.channel_caps, bit); }
   // Starts ACK-window flow control: SET_ACK now, then the sender waits for ACKs.
@@ -122,6 +126,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   uint32_t ack_generation_ = 0;
   uint32_t client_generation_ = 0;
   uint64_t unacked_ = 0;
+  std::deque<std::chrono::steady_clock::time_point> unacked_sent_;  // send times, oldest first
 };
 
 }  // namespace tessera::spice

@@ -17,6 +17,7 @@ void DisplayChannel::on_start() {
       ctx_.settings.video, ctx_.settings.image_codec, [this](unsigned cap) { return client_has_cap(cap); },
       [this] { return wait_for_ack_window(); }, [this](uint16_t type, const Body& b) { send(type, b); }, tag());
   writer_->allow_glz(session_->claim_glz());
+  writer_->set_repaint_pacing(ctx_.settings.repaint);
   PushChannel::on_start();
 }
 
@@ -86,7 +87,7 @@ void DisplayChannel::push_loop() {
   if (!wait_for_client_init()) return;
   while (!closed()) {
     auto timeout = std::chrono::milliseconds(500);
-    if (auto due = writer_->video().next_due()) {
+    if (auto due = writer_->next_due()) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(*due - VideoStreams::Clock::now());
       timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
     }

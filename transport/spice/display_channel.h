@@ -20,6 +20,9 @@ class DisplayChannel : public PushChannel {
   void on_message(uint16_t type, WireReader& body) override;
   void on_stop() override;
   void on_drained() override;
+  void on_ack_round_trip(std::chrono::nanoseconds rtt) override {
+    if (writer_) writer_->note_round_trip(rtt);
+  }
   void push_loop() override;
   Interest interest() const override { return {.frames = true, .cursor = false}; }
 

@@ -138,6 +138,50 @@ void DisplayUpdateWriter::send_lossless(const Frame& f, const Region& region) {
   }
 }
 
+void DisplayUpdateWriter::steer_budget() {
+  repaint_budget_.set_stream(video_->rate_kbps(), video_->fps());
+  if (int64_t rtt = pending_rtt_ns_.exchange(-1); rtt >= 0)
+    repaint_budget_.on_round_trip(std::chrono::nanoseconds(rtt));
+  if (uint64_t late = video_->stats().late_frames; late > late_frames_seen_) {
+    late_frames_seen_ = late;
+    repaint_budget_.on_late_frames();
+  }
+}
+
+void DisplayUpdateWriter::send_repaint(const Frame& f, Clock::time_point now) {
+  if (owed_.empty()) return;
+  const int64_t budget = repaint_budget_.bytes();
+  const uint64_t start = sent_.bytes;
+  auto spent = [&] { return int64_t(sent_.bytes - start); };
+  // Parts sized to half the budget at the ratio the repaint compressed at so far (large
+  // images compress better than strips), and never above twice the budget raw: one update
+  // overshoots its budget by one part at most.
+  for (const Rect& r : owed_.rects()) {
+    const double row_bytes = double(r.width) * 4;
+    for (int32_t y = r.y; y < r.bottom() && spent() < budget;) {
+      const double expected_row = std::max(1.0, row_bytes * repaint_ratio_);
+      const int64_t rows = std::min<int64_t>(int64_t(double(budget) * 0.9 / expected_row), 2 * budget / int64_t(row_bytes));
+      const Rect part{r.x, y, r.width, int32_t(std::clamp<int64_t>(rows, 8, r.bottom() - y))};
+      const uint64_t before = sent_.bytes;
+      send_rect(f, part);
+      owed_.subtract(Region(part));
+      const double ratio = double(sent_.bytes - before) / (row_bytes * part.height);
+      repaint_ratio_ = std::clamp(0.5 * repaint_ratio_ + 0.5 * ratio, 0.01, 1.0);
+      y = part.bottom();
+    }
+    if (spent() >= budget) break;
+  }
+  ++sent_.repaint_parts;
+  ++run_parts_;
+  run_bytes_ += sent_.bytes - start;
+  last_repaint_ = now;
+  if (!owed_.empty()) return;
+  ++sent_.repaints;
+  spdlog::info("{}: repainted what ended streams left in {} updates, {} bytes (budget {} bytes per update)", tag_,
+               run_parts_, run_bytes_, budget);
+  run_parts_ = run_bytes_ = 0;
+}
+
 void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time_point now) {
   const Frame& f = *u.frame;
   last_frame_ = u.frame;
@@ -153,6 +197,7 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
   }
   if (new_surface) {
     video_->destroy_all(send_fn);
+    owed_ = Region{};
     if (surface_created_) send_(SPICE_MSG_DISPLAY_SURFACE_DESTROY, surface_destroy(0));
     send_(SPICE_MSG_DISPLAY_SURFACE_CREATE, surface_create(0, uint32_t(f.width()), uint32_t(f.height())));
     surface_created_ = true;
@@ -162,10 +207,16 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
   Region damage = u.damage;
   // Streams that end in this update leave lossy pixels until their repaint below.
   Region unsafe = video_->covered();
+  unsafe.add(owed_);
   // Also on a new surface: a viewer that joins while video plays gets it as video from its first
   // update, not as one more lossless picture of it.
-  damage.add(video_->plan(u.motion_area, f.bounds(), now, send_fn));
+  Region ended = video_->plan(u.motion_area, f.bounds(), now, send_fn);
+  if (repaint_budget_.paced())
+    owed_.add(ended);
+  else
+    damage.add(ended);
   const Region video = video_->covered();
+  owed_.subtract(video);
   // A move may only copy pixels the client holds exactly, and never into a stream's area;
   // the part of it that would is painted instead (and is not exact until then).
   unsafe.add(video);
@@ -177,15 +228,20 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
     unsafe.add(rest);
     if (!part) continue;
     if (!send_waiting(SPICE_MSG_DISPLAY_COPY_BITS, copy_bits(*part))) return;
+    owed_.subtract(Region(part->dst));  // exact pixels copied over the lossy ones
     ++sent_.copies;
   }
   ++sent_.updates;
+  steer_budget();
   // Video first: its frames are the time-critical part of the update.
   Region lost = video_->send_frames(damage, f, now, send_fn);
   Region still = damage;
   still.subtract(video_->covered());
   still.add(lost);
+  // What changed anew goes whole; what was under an ended stream waits for its part of the repaint.
+  still.subtract(owed_);
   send_lossless(f, still);
+  send_repaint(f, now);
   if (new_surface) {
     // remote-viewer shows the display once it has the monitor layout and a MARK.
     send_(SPICE_MSG_DISPLAY_MONITORS_CONFIG, monitors_config(uint32_t(f.width()), uint32_t(f.height())));
@@ -193,11 +249,29 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
   }
 }
 
+std::optional<DisplayUpdateWriter::Clock::time_point> DisplayUpdateWriter::next_due() const {
+  std::optional<Clock::time_point> due = video_->next_due();
+  if (!owed_.empty()) {
+    // A quarter interval early, as stream frames: a tick that comes a little early still sends.
+    auto at = last_repaint_ + repaint_budget_.interval() * 3 / 4;
+    if (!due || at < *due) due = at;
+  }
+  return due;
+}
+
 void DisplayUpdateWriter::send_owed_frames(Clock::time_point now) {
+  if (!last_frame_) return;
   auto due = video_->next_due();
-  if (!due || *due > now || !last_frame_) return;
   const VideoStreams::SendFn send_fn = [this](uint16_t type, const Body& b) { return send_waiting(type, b); };
-  send_lossless(*last_frame_, video_->send_frames(Region{}, *last_frame_, now, send_fn));
+  if (due && *due <= now) {
+    Region lost = video_->send_frames(Region{}, *last_frame_, now, send_fn);
+    lost.subtract(owed_);
+    send_lossless(*last_frame_, lost);
+  }
+  if (!owed_.empty() && last_repaint_ + repaint_budget_.interval() * 3 / 4 <= now) {
+    steer_budget();
+    send_repaint(*last_frame_, now);
+  }
 }
 
 }  // namespace tessera::spice

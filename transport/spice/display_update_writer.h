@@ -16,6 +16,7 @@
 #include "transport/spice/glz_encoder.h"
 #include "transport/spice/image_cache.h"
 #include "transport/spice/messages.h"
+#include "transport/spice/repaint_budget.h"
 #include "transport/spice/video_streams.h"
 
 namespace tessera::spice {
@@ -37,6 +38,7 @@ class DisplayUpdateWriter {
     uint64_t updates = 0, draws = 0, lz4_draws = 0, palette_draws = 0, glz_draws = 0, fills = 0, copies = 0,
              bytes = 0;
     uint64_t cache_hits = 0, cache_evictions = 0;
+    uint64_t repaints = 0, repaint_parts = 0;  // ended streams' areas repainted, and the updates that took
     std::chrono::nanoseconds lossless_time{};  // compressing and packing DRAW_COPY images
   };
 
@@ -45,8 +47,19 @@ class DisplayUpdateWriter {
 
   // One update: the newest frame with everything that changed since the last one sent.
   void update(const Subscription::FrameUpdate& u, Clock::time_point now);
-  // Frames a stream still owes (held back by --video-fps-max), when due.
+  // Frames a stream still owes (held back by --video-fps-max) and the next part of a paced
+  // repaint, when due.
   void send_owed_frames(Clock::time_point now);
+  // When send_owed_frames() has something to send next; nullopt when nothing is owed.
+  std::optional<Clock::time_point> next_due() const;
+  // How the area a stream leaves is repainted: in parts within a per-client budget (auto, a
+  // fixed size) or at once (off). Set before the first update.
+  void set_repaint_pacing(RepaintPacing p) { repaint_budget_ = RepaintBudget(p); }
+  // From the receive thread: an ACK arrived this long after the message that completed its window.
+  void note_round_trip(std::chrono::nanoseconds rtt) { pending_rtt_ns_ = rtt.count(); }
+  // What the client still shows from ended streams (lossy) until the paced repaint reaches it.
+  const Region& repaint_owed() const { return owed_; }
+  const RepaintBudget& repaint_budget() const { return repaint_budget_; }
   // The client's DISPLAY_PREFERRED_COMPRESSION (SPICE_IMAGE_COMPRESSION_*).
   void set_preferred_compression(uint8_t c) { preferred_compression_ = c; }
   // The pixmap cache size (pixels) from the client's DISPLAY_INIT, from any thread; it takes
@@ -68,6 +81,8 @@ class DisplayUpdateWriter {
   void send_rect(const Frame& f, const Rect& r);
   void send_image(const Frame& f, const Rect& r);
   void send_lossless(const Frame& f, const Region& region);
+  void send_repaint(const Frame& f, Clock::time_point now);
+  void steer_budget();
   bool send_waiting(uint16_t type, const Body& body);
   void send_counted(uint16_t type, const Body& body);
 
@@ -89,6 +104,13 @@ class DisplayUpdateWriter {
   Lz4ImageEncoder lz4_encoder_;
   std::unique_ptr<VideoStreams> video_;
   FramePtr last_frame_;
+  RepaintBudget repaint_budget_;
+  Region owed_;  // lossy pixels of ended streams, repainted part by part
+  Clock::time_point last_repaint_{};
+  double repaint_ratio_ = 0.5;  // bytes sent per raw byte, over the last repaint parts
+  uint64_t run_parts_ = 0, run_bytes_ = 0;  // of the repaint under way
+  std::atomic<int64_t> pending_rtt_ns_{-1};
+  uint64_t late_frames_seen_ = 0;
 };
 
 }  // namespace tessera::spice

@@ -129,6 +129,13 @@ std::optional<VideoCodec> VideoStreams::choose_codec() const {
   return std::nullopt;
 }
 
+int VideoStreams::rate_kbps() const {
+  int rate = 0;
+  for (const auto& s : streams_) rate = std::max(rate, s->bitrate_kbps);
+  if (rate == 0) rate = last_rate_kbps_;
+  return rate > 0 ? rate : cfg_.bitrate_kbps;
+}
+
 Region VideoStreams::covered() const {
   Region r;
   for (const auto& s : streams_) r.add(s->rect);
@@ -245,6 +252,7 @@ void VideoStreams::close_stream(size_t index, bool tell_client, const SendFn& se
   Stream& s = *streams_[index];
   if (tell_client) send(SPICE_MSG_DISPLAY_STREAM_DESTROY, stream_destroy(s.id));
   recently_closed_.push_back({s.id, s.unique_id, s.codec});
+  last_rate_kbps_ = s.bitrate_kbps;
   if (recently_closed_.size() > 8) recently_closed_.erase(recently_closed_.begin());
   double secs = std::chrono::duration<double>(s.last_sent - s.created).count();
   spdlog::info("{}: stream {} closed after {} frames, {} bytes ({:.0f} kb/s)", tag_, s.id, s.frames, s.bytes,

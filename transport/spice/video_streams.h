@@ -105,6 +105,10 @@ class VideoStreams {
   // Ends every stream (a new surface); nothing is repainted.
   void destroy_all(const SendFn& send);
   bool empty() const { return streams_.empty(); }
+  // The rate a stream runs at now (the highest of the live ones, else the last one's when it
+  // ended, else the configured rate): what the client's link has shown it takes.
+  int rate_kbps() const;
+  int fps() const { return cfg_.fps_max; }
   const Stats& stats() const { return stats_; }
   std::string summary() const;
 
@@ -121,6 +125,7 @@ class VideoStreams {
   std::string tag_;
   ReadyFn ready_;
   uint32_t delay_ms_;  // current stamp margin
+  int last_rate_kbps_ = 0;  // of the stream that ended last
   struct Closed {
     uint32_t id, unique_id;
     VideoCodec codec;

@@ -16,7 +16,7 @@ void pack_rect(const Frame& f, const Rect& r, std::vector<uint8_t>& out) {
     std::memcpy(out.data() + size_t(y) * row_bytes, f.row(r.y + y) + r.x, row_bytes);
 }
 
-size_t Lz4ImageEncoder::encode(const Frame& f, const Rect& r, const BlockSink& sink) {
+size_t Lz4ImageEncoder::encode(const Frame& f, const Rect& r, const BlockSink& sink, size_t limit) {
   pack_rect(f, r, packed_);
   std::unique_ptr<LZ4_stream_t, int (*)(LZ4_stream_t*)> stream(LZ4_createStream(), LZ4_freeStream);
   if (!stream) throw std::bad_alloc();
@@ -32,6 +32,7 @@ size_t Lz4ImageEncoder::encode(const Frame& f, const Rect& r, const BlockSink& s
     if (n <= 0) throw std::runtime_error("LZ4 compression failed");
     sink(std::span<const uint8_t>(block_.data(), size_t(n)));
     total += size_t(n);
+    if (total >= limit) break;
   }
   return total;
 }

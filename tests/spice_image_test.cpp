@@ -263,6 +263,35 @@ TEST(GlzEncoder, LongMatchesOffsetsAndRunsRoundTrip) {
   EXPECT_LT(o.bytes, 60u * 600 * 3 + 20000);   // the noise once, everything else as matches
 }
 
+// A candidate that cannot beat the best image so far gives up early, and an abandoned GLZ
+// image never joins the window (the client never saw it).
+TEST(SpiceImages, CandidatesGiveUpAtTheBestSizeSoFar) {
+  auto f = std::make_shared<Frame>(256, 128);
+  std::mt19937 rng(4);
+  for (int y = 0; y < 128; ++y)
+    for (int x = 0; x < 256; ++x) f->set_pixel(x, y, uint32_t(rng()) | 0xFF000000u);
+  GlzEncoder glz(1 << 20);
+  auto whole = glz.encode(*f, f->bounds());
+  ASSERT_TRUE(whole);
+  EXPECT_FALSE(glz.encode(*f, f->bounds(), whole->size()));
+  EXPECT_FALSE(glz.encode(*f, f->bounds(), 4096));
+  EXPECT_EQ(glz.window_images(), 0u);
+  auto again = glz.encode(*f, f->bounds(), whole->size() + 1);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *whole);
+
+  // A ramp LZ4 compresses: cut off at its own size it loses, one byte more and it is whole.
+  Frame ramp(256, 128);
+  for (int y = 0; y < 128; ++y)
+    for (int x = 0; x < 256; ++x) ramp.set_pixel(x, y, bgrx(uint8_t(x * y), uint8_t(y), 7));
+  Lz4ImageEncoder enc;
+  Body full = draw_copy_lz4(ramp, ramp.bounds(), 1, enc);
+  ASSERT_FALSE(full.empty());
+  EXPECT_TRUE(draw_copy_lz4(ramp, ramp.bounds(), 1, enc, 0, full.size()).empty());
+  EXPECT_TRUE(draw_copy_lz4(ramp, ramp.bounds(), 1, enc, 0, 100).empty());
+  EXPECT_EQ(draw_copy_lz4(ramp, ramp.bounds(), 1, enc, 0, full.size() + 1), full);
+}
+
 // The client model refuses malformed GLZ as spice-gtk would fail on it.
 TEST(ClientViewGlz, RefusesBrokenStreams) {
   ClientView v;

@@ -82,11 +82,14 @@ void DisplayUpdateWriter::send_image(const Frame& f, const Rect& r) {
   };
   if (allowed(ImageCodec::Palette))
     if (auto p = palette_image(f, r)) palette = take(draw_copy_palette(r, id, *p, flags));
+  // Each later candidate gives up once it is as large as the best so far: the same choice, at
+  // a fraction of the work where the palette bitmap is far smaller (text).
+  auto limit = [&] { return b.empty() ? SIZE_MAX : b.size(); };
   if (allowed(ImageCodec::Lz4) && client_cap_(SPICE_DISPLAY_CAP_LZ4_COMPRESSION) && r.area() >= kMinLz4Pixels &&
-      take(draw_copy_lz4(f, r, id, lz4_encoder_, flags)))
+      take(draw_copy_lz4(f, r, id, lz4_encoder_, flags, limit())))
     palette = false, lz4 = true;
   if (allowed(ImageCodec::Glz) && glz_.enabled())
-    if (auto stream = glz_.encode(f, r); stream && take(draw_copy_glz(r, id, *stream, flags))) {
+    if (auto stream = glz_.encode(f, r, limit()); stream && take(draw_copy_glz(r, id, *stream, flags))) {
       palette = lz4 = false;
       glz = true;
     }

@@ -82,7 +82,7 @@ void GlzEncoder::emit_match(size_t len, uint64_t image_dist, uint32_t offset) {
   if (high) out_.push_back(uint8_t(offset >> 17));
 }
 
-std::optional<std::vector<uint8_t>> GlzEncoder::encode(const Frame& f, const Rect& r) {
+std::optional<std::vector<uint8_t>> GlzEncoder::encode(const Frame& f, const Rect& r, size_t max_bytes) {
   const size_t n = size_t(r.width) * size_t(r.height);
   if (!enabled() || n == 0 || int64_t(n) > capacity_ || n >= (size_t(1) << 25)) return std::nullopt;
 
@@ -158,15 +158,19 @@ std::optional<std::vector<uint8_t>> GlzEncoder::encode(const Frame& f, const Rec
     if (best == 0) {
       remember(i);
       ++i;
+      // Pending literals cost at least 3 bytes each.
+      if ((i & 255) == 0 && out_.size() + (i - lit_start) * 3 >= max_bytes) return std::nullopt;
       continue;
     }
     emit_literals(px + lit_start, i - lit_start);
     emit_match(best, best_dist, best_ofs);
+    if (out_.size() >= max_bytes) return std::nullopt;
     for (size_t k = 0; k < best; ++k) remember(i + k);
     i += best;
     lit_start = i;
   }
   emit_literals(px + lit_start, n - lit_start);
+  if (out_.size() >= max_bytes) return std::nullopt;
   return out_;
 }
 

@@ -29,7 +29,8 @@ class GlzEncoder {
   // Encodes `r` of `f` as the next image, without touching the window yet; nullopt when it
   // cannot go as GLZ (larger than the window). commit() then makes it part of the window (call
   // it only if the stream is sent, right after: the client adds every image it decodes).
-  std::optional<std::vector<uint8_t>> encode(const Frame& f, const Rect& r);
+  // Also nullopt once the stream would reach `max_bytes` (the caller has something smaller).
+  std::optional<std::vector<uint8_t>> encode(const Frame& f, const Rect& r, size_t max_bytes = SIZE_MAX);
   void commit();
 
   uint64_t images() const { return next_id_; }

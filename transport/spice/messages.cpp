@@ -162,18 +162,22 @@ Body draw_fill(const Rect& r, uint32_t colour) {
   return w.take();
 }
 
-Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags) {
+Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags,
+                   size_t limit) {
   WireWriter w;
   draw_copy_head(w, r);
   image_descriptor(w, image_id, SPICE_IMAGE_TYPE_LZ4, r, image_flags);
   size_t size_at = w.size();
   w.u32(0);  // data size, patched below
   w.u8(1).u8(SPICE_BITMAP_FMT_32BIT);  // top-down, BGRX rows
-  size_t compressed = enc.encode(f, r, [&](std::span<const uint8_t> block) {
-    w.u32_be(uint32_t(block.size())).bytes(block);
-  });
+  // The body is at least the head plus the compressed bytes: past `limit` less the head it loses.
+  const size_t head = w.size();
+  size_t compressed = enc.encode(
+      f, r, [&](std::span<const uint8_t> block) { w.u32_be(uint32_t(block.size())).bytes(block); },
+      limit > head ? limit - head : 0);
   size_t raw = size_t(r.width) * 4 * size_t(r.height);
   if (compressed + 64 >= raw) return {};  // incompressible: the bitmap is cheaper to decode
+  if (w.size() >= limit) return {};
   w.patch_u32(size_at, uint32_t(w.size() - size_at - 4));
   return w.take();
 }

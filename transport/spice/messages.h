@@ -52,7 +52,9 @@ Body copy_bits(const Move& m);
 // image under `image_id`).
 Body draw_copy_bitmap(const Frame& f, const Rect& r, uint64_t image_id, uint8_t image_flags = 0);
 // The same with an LZ4 image; falls back to nothing (empty body) if LZ4 does not pay off.
-Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags = 0);
+// Empty when LZ4 does not pay (incompressible), or when it would be `limit` bytes or more.
+Body draw_copy_lz4(const Frame& f, const Rect& r, uint64_t image_id, Lz4ImageEncoder& enc, uint8_t image_flags = 0,
+                   size_t limit = SIZE_MAX);
 // The same as a palette bitmap (1BIT_BE, 4BIT_BE or 8BIT), its palette inline after the indices.
 Body draw_copy_palette(const Rect& r, uint64_t image_id, const PaletteImage& img, uint8_t image_flags = 0);
 // The same as a GLZ image (GlzEncoder's stream).

@@ -36,6 +36,10 @@ A stop case serves with a small --repaint-budget: when the video pauses its
 stream closes, the server logs the area's repaint in several updates within
 that budget, and the client's whole picture is then exactly a source frame.
 
+A drag case serves the bench's dragged text window (recorded as a trace)
+with video on: every snapshot taken while it moves must equal a trace frame
+exactly, no stream may open, and the server must have sent copy-bits.
+
 A last case serves with --video-codec off: no stream may open and the picture
 taken while the demo moves must equal one source frame everywhere.
 
@@ -926,6 +930,90 @@ def stop_case(R, binary, workdir, frames, servers, figures):
                                   else ("-", "-"))})
 
 
+DRAG_FRAMES = 150              # the bench's drag: 2 s dragged, 1 s still, 2 s dragged
+DRAG_WINDOW_S = (3.1, 4.9)     # snapshots while it is dragged the second time
+DRAG_SNAPS = 6
+COPY_BITS_RE = re.compile(r"display.*sent \d+ updates:.*?(\d+) copy-bits")
+
+
+def drag_case(R, binary, workdir, servers, figures):
+    """A text window dragged across the desktop (the bench's drag workload,
+    recorded as a trace and served with video on): spice-gtk shows exactly
+    a source frame in every snapshot taken while it moves, no stream opens
+    (the drag is no video), and the server sent it as copy-bits."""
+    label = "drag"
+    trace = os.path.join(workdir, "drag-trace")
+    rec = subprocess.run([binary, "record", "--source", "drag", "--size",
+                          "%dx%d" % (WIDTH, HEIGHT), "--fps", str(FPS),
+                          "--frames", str(DRAG_FRAMES), "--out", trace],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=120)
+    if not R.check(label + ": the drag workload is recorded as a trace",
+                   rec.returncode == 0,
+                   rec.stdout.decode("utf-8", "replace")[-2000:]):
+        return
+    s = base.start_server(R, label, binary, workdir, "trace:" + trace,
+                          ["--disable-ticketing", "--fps", str(FPS),
+                           "--video-codec", "h264", "--encoder-backend",
+                           "ffmpeg"], servers)
+    if not s:
+        return
+    m = wait_for(s, T0_RE)
+    if not R.check(label + ": server logs the time of tick 0", m is not None,
+                   "" if m else base.tail(s.log())):
+        base.stop_server(R, label, s)
+        return
+    t0_ms = unwrap_t0(int(m.group(1)))
+    prm = snapshot_params(t0_ms, count=DRAG_SNAPS)
+    prm["cycle_ticks"] = 10 ** 9   # one pass: the trace then holds its last frame
+    prm["window"] = list(DRAG_WINDOW_S)
+    prm["settle_s"] = 0.5
+    prm["gap_ms"] = 250
+    res, raws, out = run_gi_client(workdir, "gi-" + label, s.port, prm)
+    client_ok = check_client_result(R, label, res, raws, out,
+                                    count=DRAG_SNAPS)
+    base.stop_server(R, label, s)
+    log = s.log()
+    if not client_ok:
+        return
+    R.check(label + ": no stream opens for a dragged window",
+            OPENED_RE.search(log) is None,
+            "" if OPENED_RE.search(log) is None else
+            OPENED_RE.search(log).group(0))
+    copies = [int(c) for c in COPY_BITS_RE.findall(log)]
+    # The window moves in each of the 60 frames of the second drag at least.
+    R.check(label + ": the drag went as copy-bits", bool(copies) and
+            max(copies) >= 60, "copy-bits per display channel: %s" % copies)
+    frames = {}
+
+    def trace_frame(k):
+        if k not in frames:
+            w, h, rows = read_png_rows(os.path.join(
+                trace, "frame-%06d.png" % k))
+            frames[k] = rows
+        return frames[k]
+
+    stride = res["primary"]["stride"]
+    exact = 0
+    detail = []
+    for sn, raw in zip(res["snapshots"], raws):
+        got = base.bgrx_to_rows(raw, WIDTH, HEIGHT, stride)
+        e = int((sn["t_ms"] - t0_ms) * FPS / 1000.0)
+        ks = [k for k in range(e + LOSSLESS_SEARCH[0], e + LOSSLESS_SEARCH[1] + 1)
+              if 0 <= k < DRAG_FRAMES]
+        match = [k for k in ks if exact_outside(trace_frame(k), got, [])]
+        exact += bool(match)
+        detail.append("tick %d: exact at %s" % (e, match or "none"))
+    R.check(label + ": every snapshot of the dragged window is exact",
+            exact == len(raws), "; ".join(detail))
+    figures.append({"label": label, "exact": "%d/%d" % (exact, len(raws)),
+                    "psnr_median": None, "psnr_min": None,
+                    "psnr_rgb_median": None, "lat_video_median": None,
+                    "lat_lossless_median": None,
+                    "summary": "%s copy-bits" % (max(copies) if copies
+                                                 else "no")})
+
+
 CASES = [
     ("h264-ffmpeg", "h264", "ffmpeg"),
     ("vp9-gstreamer", "vp9", "gstreamer"),
@@ -953,6 +1041,7 @@ def main(argv):
                        backend, figures)
         start_case(R, binary, workdir, frames, servers, figures)
         stop_case(R, binary, workdir, frames, servers, figures)
+        drag_case(R, binary, workdir, servers, figures)
         off_case(R, binary, workdir, frames, servers, figures)
     except Exception as e:  # a bug in this script is a failure too
         base.script_error(R, e)

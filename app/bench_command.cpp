@@ -58,6 +58,11 @@ void add_bench_commands(CLI::App& app, BenchCommand& c) {
                 "(default), off")
       ->delimiter(',')
       ->check(CLI::IsMember({"on", "off"}));
+  b->add_option("--moves", c.moves,
+                "Scrolled text and dragged windows as moves (copy-bits): on (default), off (serve's "
+                "--no-scroll-detection: what painting them costs)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"on", "off"}));
   b->add_option("--threads", c.threads, "Encoder threads to sweep: 1 (default) gives the same bytes on every run; "
                                         "0 lets each encoder choose as the server does")
       ->delimiter(',');
@@ -117,6 +122,10 @@ int run_bench(const BenchCommand& c, const std::string& command_line) {
   if (!c.picture_start.empty()) {
     s.picture_start.clear();
     for (const auto& v : c.picture_start) s.picture_start.push_back(v == "on");
+  }
+  if (!c.moves.empty()) {
+    s.moves.clear();
+    for (const auto& v : c.moves) s.moves.push_back(v == "on");
   }
   // Fail on a bad workload or setting before any run starts.
   for (const auto& w : plan.workloads) bench::make_workload(w, plan.size, plan.fps);

@@ -13,7 +13,7 @@ struct BenchCommand {
   std::vector<std::string> workloads, codecs, backends, presets, image_codecs, repaint_budgets;
   std::vector<int> bitrates, tile_sizes, enter_changes, enter_window, lossless_after, min_motion_tiles, threads,
       fast_motion_tiles;
-  std::vector<std::string> picture_start;
+  std::vector<std::string> picture_start, moves;
   std::string config_file, out_dir = "bench-report", size;
   int frames = 0;
   double fps = 0;

@@ -27,11 +27,12 @@ std::string RunConfig::slug() const {
   if (fast_motion_tiles != 48) s += fmt::format("-f{}", fast_motion_tiles);
   if (!picture_start) s += "-nopic";
   if (repaint_budget != "auto") s += "-rp" + repaint_budget;
+  if (!moves) s += "-nomoves";
   return s;
 }
 
 std::string RunConfig::label() const {
-  if (codec == "off") return fmt::format("lossless only, tile {}", tile_size);
+  if (codec == "off") return fmt::format("lossless only, tile {}{}", tile_size, moves ? "" : ", no moves");
   std::string s = codec;
   if (backend != "ffmpeg") s += " (" + backend + ")";
   if (!preset.empty()) s += " " + preset;
@@ -45,6 +46,7 @@ std::string RunConfig::label() const {
   if (!picture_start) s += ", no picture start";
   if (repaint_budget != "auto")
     s += repaint_budget == "off" ? std::string(", repaint at once") : ", repaint " + repaint_budget + " KB per update";
+  if (!moves) s += ", no moves";
   return s;
 }
 
@@ -62,7 +64,8 @@ nlohmann::json RunConfig::to_json() const {
           {"image_codec", image_codec},
           {"fast_motion_tiles", fast_motion_tiles},
           {"picture_start", picture_start},
-          {"repaint_budget", repaint_budget}};
+          {"repaint_budget", repaint_budget},
+          {"moves", moves}};
 }
 
 void RunConfig::validate() const {
@@ -99,15 +102,16 @@ std::vector<RunConfig> Sweep::expand() const {
                       for (const auto& ic : image_codec)
                         for (int fm : fast_motion_tiles)
                           for (bool ps : picture_start)
-                            for (const auto& rp : repaint_budget) {
-                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic, fm, ps, rp};
+                            for (const auto& rp : repaint_budget)
+                              for (bool mv : moves) {
+                        RunConfig r{c, b, p, br, t, ec, ew, la, mm, th, ic, fm, ps, rp, mv};
                         r.validate();
                         // "off" ignores the encoder settings: one run per remaining setting.
                         if (c == "off") r.backend = "ffmpeg", r.preset = "", r.bitrate_kbps = 0, r.threads = 1;
                         bool dup = false;
                         for (const auto& o : out) dup |= o.slug() == r.slug();
                         if (!dup) out.push_back(r);
-                            }
+                              }
   return out;
 }
 
@@ -196,6 +200,7 @@ void load_plan_toml(const std::string& path, BenchPlan& plan) {
           else if (s == "repaint_budget") p.repaint_budget = values<std::string>(sv, s);
           else if (s == "fast_motion_tiles") p.fast_motion_tiles = values<int>(sv, s);
           else if (s == "picture_start") p.picture_start = values<bool>(sv, s);
+          else if (s == "moves") p.moves = values<bool>(sv, s);
           else throw std::runtime_error("unknown setting 'sweep." + s + "'");
         }
       } else {

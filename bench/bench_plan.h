@@ -13,6 +13,7 @@
 //   enter_changes = 4        enter_window = 6      lossless_after_ms = 300   min_motion_tiles = 12
 //   threads = [1, 0]         # encoder threads; 0: the encoder's choice (not reproducible)
 //   image_codec = ["auto", "glz", "lz4", "palette", "off"]   # lossless images (--image-codec)
+//   moves = [true, false]   # scrolls and dragged windows as moves (false: --no-scroll-detection)
 //   repaint_budget = ["auto", "off", "64"]   # ended streams' repaint per update (KB; --repaint-budget)
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct RunConfig {
   int fast_motion_tiles = 48;
   bool picture_start = true;
   std::string repaint_budget = "auto";  // auto, off or KB per update (spice::parse_repaint_pacing)
+  bool moves = true;  // the tracker looks for scrolled and moved content (serve's --no-scroll-detection)
 
   // "h264-ultrafast-8000k-t32" (+ classifier settings when not the defaults): unique in a sweep.
   std::string slug() const;
@@ -63,6 +65,7 @@ struct Sweep {
   std::vector<int> fast_motion_tiles{48};
   std::vector<bool> picture_start{true};
   std::vector<std::string> repaint_budget{"auto"};
+  std::vector<bool> moves{true};
   std::vector<RunConfig> expand() const;
 };
 

@@ -187,6 +187,7 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   tc.min_motion_tiles = cfg.min_motion_tiles;
   tc.fast_motion_tiles = cfg.fast_motion_tiles;
   tc.pictorial_start = cfg.picture_start;
+  tc.detect_scroll = cfg.moves;
   tc.classifier.enter_changes = cfg.enter_changes;
   tc.classifier.enter_window = cfg.enter_window;
   tc.classifier.lossless_after = std::chrono::milliseconds(cfg.lossless_after_ms);

@@ -279,6 +279,50 @@ TEST(BenchRun, PictureStartSweeps) {
   EXPECT_NE(r["runs"][1]["label"].get<std::string>().find("no picture start"), std::string::npos);
 }
 
+// A dragged window sent as moves costs a fraction of painting it losslessly (video and moves
+// off), exact either way; with video on and no moves it would be streamed.
+TEST(BenchRun, DragAsMovesCostsAFractionOfPaintingIt) {
+  BenchPlan p = small_plan({"drag"}, 60);
+  p.sweep.codec = {"h264", "off"};
+  p.sweep.moves = {true, false};
+  json r = run_plan(p, quiet());
+  ASSERT_EQ(r["runs"].size(), 4u);
+  auto find = [&](const std::string& codec, bool moves) {
+    for (const json& run : r["runs"])
+      if (run["config"]["codec"] == codec && run["config"]["moves"] == moves) return run;
+    ADD_FAILURE() << codec << " moves " << moves;
+    return json();
+  };
+  const json moved = find("h264", true), painted = find("off", false);
+  ASSERT_FALSE(moved.is_null() || painted.is_null());
+  EXPECT_NE(painted["label"].get<std::string>().find("no moves"), std::string::npos);
+  EXPECT_TRUE(moved["quality"]["static"]["exact"].get<bool>());
+  EXPECT_TRUE(painted["quality"]["static"]["exact"].get<bool>());
+  EXPECT_GE(moved["moved"]["share"].get<double>(), 0.9);
+  EXPECT_EQ(painted["moved"]["share"].get<double>(), 0.0);
+  EXPECT_LE(moved["bytes"]["total"].get<double>(), 0.5 * painted["bytes"]["total"].get<double>());
+}
+
+// When a video stops, the repaint of its stream's area goes in parts of about two stream
+// frames; with pacing off it is one large update. The picture ends exact in both.
+TEST(BenchRun, RepaintAfterAStreamIsPaced) {
+  BenchPlan p = small_plan({"videopause"}, 60);
+  p.sweep.repaint_budget = {"auto", "off"};
+  json r = run_plan(p, quiet());
+  ASSERT_EQ(r["runs"].size(), 2u);
+  const json& paced = r["runs"][0]["motion_starts"]["stops"];
+  const json& at_once = r["runs"][1]["motion_starts"]["stops"];
+  ASSERT_EQ(paced.size(), 1u);
+  ASSERT_EQ(at_once.size(), 1u);
+  EXPECT_EQ(paced[0]["frame"].get<int>(), 31);
+  EXPECT_GE(paced[0]["repaint_updates"].get<int>(), 2);
+  EXPECT_LE(paced[0]["largest_vs_stream_frame"].get<double>(), 4.0);
+  EXPECT_EQ(at_once[0]["repaint_updates"].get<int>(), 0);
+  EXPECT_GT(at_once[0]["largest_update_bytes"].get<double>(), 1.5 * paced[0]["largest_update_bytes"].get<double>());
+  for (const json& run : r["runs"]) EXPECT_TRUE(run["quality"]["static"]["exact"].get<bool>()) << run["id"];
+  EXPECT_NE(report_summary(r).find("stop at frame"), std::string::npos);
+}
+
 // A tiny sweep with both baselines, as CI runs it: run counts, comparisons and the CSV.
 TEST(BenchRun, TinySweepWithBaselines) {
   BenchPlan p = small_plan({"video"}, 30);

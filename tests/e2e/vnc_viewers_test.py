@@ -43,7 +43,10 @@ pictures they show are compared with the source:
   (the lossless repaint after motion). With H.264, every new decoder context
   must start with an IDR picture and every picture must be one slice (noVNC
   1.7's parser ends a WebCodecs chunk at each slice NAL: a picture in two
-  slices decodes green).
+  slices decodes green). A start case watches the demo's video resume after
+  its pause: no H.264 frame is decoded while it is still, the first one after
+  the resume reaches noVNC's display within 3 frames of the capture of the
+  first changed frame, and the picture around it stays exact.
 
 The page counts rects per encoding (noVNC's decoders, wrapped from outside),
 Tight's and TightPNG's sub-rects per kind (fill, JPEG, PNG, zlib), decoded
@@ -990,6 +993,94 @@ def video_window(w, h):
     return (int(w * 0.52), int(h * 0.14), int(w * 0.43), int(h * 0.46))
 
 
+START_FRAMES_MAX = 3              # a video that starts: H.264 within 3 frames
+START_SLACK_MS = 15.0              # decoding and the page's 4 ms poll
+
+
+def novnc_start_case(env, nv, frames):
+    """The demo's video resumes after its pause (ticks 240..299: still): the
+    first H.264 frame noVNC decodes after the resume reaches its display
+    within START_FRAMES_MAX frames of the capture of the first changed
+    frame, none was decoded during the pause, and 700 ms after the resume
+    the picture outside the lossy rects equals a source frame exactly."""
+    label = "start-h264"
+    t_case = time.monotonic()
+    s = env.start_server(label, "demo", "none",
+                         ["--size", "%dx%d" % (DEMO_W, DEMO_H), "--fps",
+                          str(FPS)])
+    if not s:
+        return
+    m = sv.wait_for(s, sv.T0_RE)
+    if not R.check(label + ": server logs the time of tick 0", m is not None,
+                   "" if m else tail(s.log())):
+        env.stop_server(label, s)
+        return
+    t0_mono = sv.unwrap_t0(int(m.group(1)))
+    offset_ms = (time.time() - time.monotonic()) * 1000.0
+    t0_epoch = t0_mono + offset_ms
+    ws = Websockify(env.workdir, label, s.port)
+    if not R.check(label + ": websockify listens", ws.ok,
+                   read_text(ws.log_path)[-500:]):
+        ws.stop()
+        env.stop_server(label, s)
+        return
+    tick_ms = 1000.0 / FPS
+    pause_epoch = t0_epoch + sv.PLAY_TICKS * tick_ms
+    resume_epoch = t0_epoch + sv.CYCLE_TICKS * tick_ms
+    shot_at = resume_epoch + 700
+    prm = {"url": ws.url, "drop": [], "shots": [
+               {"notBefore": shot_at, "deadline": shot_at + 3000}],
+           "sessionTimeoutMs": shot_at + 6000 - time.time() * 1000,
+           "out": os.path.join(env.workdir, "novnc-" + label)}
+    res = nv.session(prm, prm["sessionTimeoutMs"] / 1000.0 + 15)
+    ws.stop()
+    env.stop_server(label, s)
+    snaps = res.get("snapshots") or []
+    if not R.check(label + ": noVNC connects, decodes H.264 and takes a "
+                   "snapshot after the video resumed",
+                   "connect" in (res.get("events") or []) and
+                   len(snaps) == 1 and res.get("videoFrames", 0) > 0,
+                   session_summary(res) + "; " + session_failure(res)):
+        TIMES.append(("noVNC " + label, time.monotonic() - t_case))
+        return
+    times = res.get("videoFrameTimes") or []
+    before = [t for t in times if t < pause_epoch]
+    still_from = pause_epoch + LOSSLESS_AFTER_MS + 200
+    during = [t for t in times if still_from <= t < resume_epoch]
+    after = [t for t in times if t >= resume_epoch]
+    R.check(label + ": H.264 frames before the pause, none while the video "
+            "is still", bool(before) and not during,
+            "%d before, %d during the pause (from %.0f ms after it began)" % (
+                len(before), len(during), still_from - pause_epoch))
+    limit = START_FRAMES_MAX * tick_ms + START_SLACK_MS
+    delay = after[0] - resume_epoch if after else None
+    R.check(label + ": the first H.264 frame after the resume is shown "
+            "within %d frames of the first changed frame's capture"
+            % START_FRAMES_MAX, delay is not None and delay <= limit,
+            "shown %.0f ms after tick %d was captured (limit %.0f ms)" % (
+                delay, sv.CYCLE_TICKS, limit) if delay is not None else
+            "no H.264 frame after the resume")
+    sn = snaps[0]
+    with open(sn["rgba"], "rb") as f:
+        got = rgba_rows(f.read(), DEMO_W, DEMO_H)
+    with open(sn["mask"], "rb") as f:
+        mask = f.read()
+    due = int((sn["t"] - t0_epoch) * FPS / 1000.0)
+    order = [k for k in range(due + LOSSLESS_SEARCH[0], due + LOSSLESS_SEARCH[1] + 1)
+             if k >= 0]
+    frames.prefetch(order)
+    match = [k for k in order
+             if equal_outside_mask(frames.get(k), got, mask, DEMO_W, DEMO_H)]
+    R.check(label + ": outside the lossy rects the picture equals a source "
+            "frame exactly", bool(match), "tick %d due; lossy area %s; "
+            "exact at %s" % (due, mask_bbox(mask, DEMO_W, DEMO_H),
+                             match or "none"))
+    if delay is not None:
+        note("%s: first H.264 frame %.0f ms after the resume's capture" % (
+            label, delay))
+    TIMES.append(("noVNC " + label, time.monotonic() - t_case))
+
+
 def novnc_video_case(env, nv, frames, label, drop, want_h264, tightpng=False):
     """Demo desktop, --frames DEMO_FRAMES; five snapshots while the video
     plays and one after it stopped. Without H.264, motion comes as Tight
@@ -1415,6 +1506,7 @@ def main(argv):
                                  False)
                 novnc_video_case(env, nv, frames, "demo-tightpng",
                                  DROP_H264 + DROP_TIGHT, False, tightpng=True)
+                novnc_start_case(env, nv, frames)
             elif reference:
                 note("--reference-xvnc: demo video cases need tessera's VNC "
                      "server; H.264 decoding in headless Chromium is checked "

@@ -76,7 +76,7 @@ window.startSession = async function (p) {
     const result = {
         webcodecs: await probeWebCodecs(),
         events: [], encodingsOffered: [], encodingsSent: [], rects: {},
-        tightJpegRects: 0, tightSub: {}, videoFrames: 0, lossyRects: {}, snapshots: [], fb: null,
+        tightJpegRects: 0, tightSub: {}, videoFrames: 0, videoFrameTimes: [], lossyRects: {}, snapshots: [], fb: null,
         connectMs: null, firstRectMs: null, timedOut: false, error: null,
     };
     const st = { result, drop: new Set(p.drop || []), lastRectAt: null,
@@ -211,6 +211,8 @@ window.startSession = async function (p) {
     const origVideoFrame = display.videoFrame;
     display.videoFrame = function (...args) {
         result.videoFrames++;
+        // When each decoded H.264 frame reached the display (epoch ms): when video starts.
+        if (result.videoFrameTimes.length < 4000) result.videoFrameTimes.push(Date.now());
         return origVideoFrame.apply(this, args);
     };
 

@@ -234,7 +234,7 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
   Digest digest;
   std::map<std::string, std::vector<double>> st;
   json timeline = json::array();
-  uint64_t prev_encoded = 0;
+  uint64_t prev_encoded = 0, prev_repaint_parts = 0;
   std::chrono::nanoseconds prev_convert{}, prev_encode{}, prev_lossless{};
   uint64_t moves_total = 0;
   const auto* truth = dynamic_cast<const WorkloadTruth*>(source.get());
@@ -311,10 +311,11 @@ json run_tessera(RunContext& ctx, const std::string& workload, const RunConfig& 
       Region shown = played;
       shown.intersect(video);
       sent.push_back({fb.total(), fb.motion, !played.empty() && shown.area() * 2 >= played.area(), !played.empty(),
-                      writer.repaint_owed().area()});
+                      wc.repaint_parts > prev_repaint_parts});
       if (prev_frame) move_share.add(*truth, uint64_t(i), change.moves, *prev_frame, *cap.frame);
       prev_frame = cap.frame;
     }
+    prev_repaint_parts = wc.repaint_parts;
     int64_t video_px = 0, motion_px = 0, damage_px = 0;
     for (const Rect& r : video.rects()) video_px += r.area();
     for (const Rect& r : change.motion_area.rects()) motion_px += r.area();
@@ -667,10 +668,10 @@ std::string report_summary(const json& report) {
       for (const json& st : m["stops"]) {
         const json& ratio = st["largest_vs_stream_frame"];
         std::string vs = ratio.is_null() ? std::string() : fmt::format(" = {:.1f}x the median video frame", ratio.get<double>());
-        std::string repaint = st["repaint_updates"].get<int>() == 0
-                                  ? std::string("no repaint")
-                                  : fmt::format("repaint in {} updates over {} ms", st["repaint_updates"].get<int>(),
-                                                st["repaint_ms"].dump());
+        const int parts = st["repaint_updates"].get<int>();
+        std::string repaint = parts == 0 ? std::string("repaint not paced")
+                                         : fmt::format("paced repaint in {} update{} over {} ms", parts,
+                                                       parts == 1 ? "" : "s", st["repaint_ms"].dump());
         starts += fmt::format("  {:<48} stop at frame {:>3}:  {}; largest update {:.1f} KB{}\n",
                               r["id"].get<std::string>(), st["frame"].get<int>(), repaint,
                               st["largest_update_bytes"].get<double>() / 1000.0, vs);

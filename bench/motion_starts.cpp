@@ -68,9 +68,7 @@ json motion_start_figures(const std::vector<SentFrame>& frames, double fps) {
     size_t largest = s, parts = 0, first = 0, last = 0;
     for (size_t j = s; j < end; ++j) {
       if (frames[j].bytes > frames[largest].bytes) largest = j;
-      // A frame that leaves pixels owed, or the one after it that sends the last of them.
-      bool part = frames[j].repaint_owed_px > 0 || (j > s && frames[j - 1].repaint_owed_px > 0);
-      if (!part) continue;
+      if (!frames[j].repaint_part) continue;
       if (!parts) first = j;
       last = j;
       ++parts;

@@ -16,7 +16,7 @@ struct SentFrame {
   uint64_t video_bytes = 0;  // of which video stream data
   bool video_shown = false;  // the client shows at least half of the frame's changed video as video
   bool video_played = false;  // the workload's video changed in this frame (WorkloadTruth)
-  int64_t repaint_owed_px = 0;  // after this frame: pixels of ended streams not yet repainted
+  bool repaint_part = false;  // this frame carried (a part of) the repaint of an ended stream's area
 };
 
 // Per start of playing video (a frame whose video changed after one where it did not; frame 0,

@@ -302,15 +302,39 @@ Move extend_move(const Frame& prev, const Frame& cur, const Move& m) {
   auto row_ok = [&](int32_t y, int32_t x0, int32_t x1) {
     return std::memcmp(cur.row(y) + x0, prev.row(y - dy) + (x0 - dx), size_t(x1 - x0) * 4) == 0;
   };
-  auto col_ok = [&](int32_t x, int32_t y0, int32_t y1) {
-    for (int32_t y = y0; y < y1; ++y)
-      if (cur.row(y)[x] != prev.row(y - dy)[x - dx]) return false;
-    return true;
+  // How far the columns left (right) of d match at the offset in every row of d: row by row,
+  // each row scanned only as far as the rows before it allowed (a column is one mismatch away
+  // from failing). Rows, not columns: a window over a flat desktop grows across all of it.
+  auto grow_left = [&] {
+    int32_t left = limit.x;
+    for (int32_t y = d.y; y < d.bottom() && left < d.x; ++y) {
+      const uint32_t* c = cur.row(y);
+      const uint32_t* p = prev.row(y - dy);
+      for (int32_t x = d.x - 1; x >= left; --x)
+        if (c[x] != p[x - dx]) {
+          left = x + 1;
+          break;
+        }
+    }
+    return left;
+  };
+  auto grow_right = [&] {
+    int32_t right = limit.right();
+    for (int32_t y = d.y; y < d.bottom() && right > d.right(); ++y) {
+      const uint32_t* c = cur.row(y);
+      const uint32_t* p = prev.row(y - dy);
+      for (int32_t x = d.right(); x < right; ++x)
+        if (c[x] != p[x - dx]) {
+          right = x;
+          break;
+        }
+    }
+    return right;
   };
   for (bool grew = true; grew;) {
     grew = false;
-    while (d.x > limit.x && col_ok(d.x - 1, d.y, d.bottom())) --d.x, ++d.width, grew = true;
-    while (d.right() < limit.right() && col_ok(d.right(), d.y, d.bottom())) ++d.width, grew = true;
+    if (int32_t l = grow_left(); l < d.x) d.width += d.x - l, d.x = l, grew = true;
+    if (int32_t r = grow_right(); r > d.right()) d.width = r - d.x, grew = true;
     while (d.y > limit.y && row_ok(d.y - 1, d.x, d.right())) --d.y, ++d.height, grew = true;
     while (d.bottom() < limit.bottom() && row_ok(d.bottom(), d.x, d.right())) ++d.height, grew = true;
   }

@@ -251,6 +251,8 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
       for (int32_t y = r.y; y < r.bottom(); ++y) {
         const uint32_t* c = cur.row(y);
         const uint32_t* p = prev.row(y);
+        // Most rows of a grown move's area did not change at all.
+        if (std::memcmp(c + r.x, p + r.x, size_t(r.width) * 4) == 0) continue;
         const uint32_t* q = y - dy >= 0 && y - dy < prev.height() ? prev.row(y - dy) : nullptr;
         for (int32_t x = r.x; x < r.right(); ++x) {
           if (c[x] == p[x]) continue;

@@ -431,6 +431,27 @@ TEST(VideoStreams, LateFramesWidenTheMarginThenCutTheRate) {
   EXPECT_NE(f.streams->summary().find("reports"), std::string::npos) << f.streams->summary();
 }
 
+// With an injected multimedia clock (the bench's), reports stamped in that clock after a rate
+// cut count as after it: the cut is remembered in the clock frames carry, not the real one.
+TEST(VideoStreams, RateChangesAreRememberedInTheStreamsOwnClock) {
+  Fixture f;
+  uint32_t mm = monotonic_ms() - (1u << 30);  // well behind the real clock
+  f.settings.mm_clock = [&] { return mm; };
+  f.make();
+  f.open({0, 0, 128, 128});
+  const Body& act = f.sent[1].body;
+  uint32_t id = le32(act, 0), unique = le32(act, 4);
+  const Region m(Rect{0, 0, 128, 128});
+  auto late = [&] { return StreamReport{id, unique, mm, mm + 100, 5, 3, -10, 0}; };
+  for (int i = 0; i < 8; ++i) f.streams->post_report(late());
+  f.plan(m, 200ms);
+  ASSERT_EQ(f.log.bitrates, (std::vector<int>{3000}));
+  mm += 500;  // frames sent after the cut, reported late again
+  f.streams->post_report(late());
+  f.plan(m, 300ms);
+  EXPECT_EQ(f.log.bitrates, (std::vector<int>{3000, 2250}));
+}
+
 TEST(VideoStreams, FramesCarryTheRealClockPlusTheMargin) {
   Fixture f;
   f.open({0, 0, 128, 128});

@@ -122,7 +122,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   std::mutex ack_mu_;
   std::condition_variable ack_cv_;
-  bool ack_enabled_ = false;
+  std::atomic<bool> ack_enabled_{false};  // also read by send() before it takes ack_mu_
   uint32_t ack_generation_ = 0;
   uint32_t client_generation_ = 0;
   uint64_t unacked_ = 0;

@@ -129,6 +129,8 @@ std::optional<VideoCodec> VideoStreams::choose_codec() const {
   return std::nullopt;
 }
 
+uint32_t VideoStreams::mm_now() const { return cfg_.mm_clock ? cfg_.mm_clock() : monotonic_ms(); }
+
 int VideoStreams::rate_kbps() const {
   int rate = 0;
   for (const auto& s : streams_) rate = std::max(rate, s->bitrate_kbps);
@@ -235,7 +237,7 @@ bool VideoStreams::open_stream(const Rect& r, Clock::time_point now, const SendF
     s->codec = *codec;
     s->bitrate_kbps = cfg_.bitrate_kbps;
     s->created = s->last_rate_change = now;
-    s->last_change_mm = monotonic_ms();
+    s->last_change_mm = mm_now();
     if (!send(SPICE_MSG_DISPLAY_STREAM_CREATE, stream_create(id, spice_codec_type(*codec), r))) return false;
     if (client_cap_(SPICE_DISPLAY_CAP_STREAM_REPORT))
       send(SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT,
@@ -326,7 +328,7 @@ void VideoStreams::apply_reports(Clock::time_point now) {
       s.bitrate_kbps = rate;
       s.encoder->set_bitrate(rate);
       s.last_rate_change = now;
-      s.last_change_mm = monotonic_ms() + delay_ms_;
+      s.last_change_mm = mm_now() + delay_ms_;
     }
   }
 }
@@ -385,7 +387,7 @@ bool VideoStreams::send_frame(Stream& s, const Frame& frame, Clock::time_point n
     // The real multimedia time plus a small margin: the client shows the frame on arrival.
     // MJPEG frames that arrive late are dropped by the client, so they get a full interval.
     uint32_t margin = s.codec == VideoCodec::mjpeg ? frame_interval_ms(cfg_.fps_max) : delay_ms_;
-    uint32_t mm = (cfg_.mm_clock ? cfg_.mm_clock() : monotonic_ms()) + margin;
+    uint32_t mm = mm_now() + margin;
     Body b = sized ? stream_data_sized(s.id, mm, s.rect, ef.data) : stream_data(s.id, mm, ef.data);
     if (!send(sized ? SPICE_MSG_DISPLAY_STREAM_DATA_SIZED : SPICE_MSG_DISPLAY_STREAM_DATA, b)) return false;
     ++s.frames;

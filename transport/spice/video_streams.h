@@ -115,6 +115,9 @@ class VideoStreams {
  private:
   struct Stream;
   std::optional<VideoCodec> choose_codec() const;
+  // The multimedia clock frames are stamped with (the injected one, if any): reports compare
+  // against it.
+  uint32_t mm_now() const;
   bool open_stream(const Rect& r, Clock::time_point now, const SendFn& send);
   void close_stream(size_t index, bool tell_client, const SendFn& send);
   void apply_reports(Clock::time_point now);

@@ -29,10 +29,40 @@ std::string AuthGuard::key_for(const std::string& peer) {
   return std::string(buf) + "/64" + scope;
 }
 
-AuthGuard::Slot::~Slot() { guard_->release(address_); }
+AuthGuard::Slot::~Slot() { guard_->release(this); }
 
-std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& peer, Clock::time_point now,
-                                                  std::string* why) {
+void AuthGuard::Slot::watch(SilenceFn silent, std::function<void()> close) {
+  std::lock_guard lock(guard_->mu_);
+  silent_ = std::move(silent);
+  close_ = std::move(close);
+}
+
+bool AuthGuard::evict_one(const std::vector<Slot*>& candidates, std::string* evicted) {
+  Slot* stalest = nullptr;
+  std::chrono::milliseconds longest{-1};
+  for (Slot* s : candidates) {
+    if (!s->silent_ || !s->close_) continue;
+    auto quiet = s->silent_();
+    if (quiet >= limits_.evict_silent_after && quiet > longest) stalest = s, longest = quiet;
+  }
+  if (!stalest) return false;
+  stalest->evicted_ = true;
+  auto it = records_.find(stalest->address_);
+  if (it != records_.end()) {
+    std::erase(it->second.slots, stalest);
+    if (it->second.pending) --it->second.pending;
+  }
+  if (pending_) --pending_;
+  ++evictions_;
+  stalest->close_();
+  if (evicted)
+    *evicted = fmt::format("closed a link-stage connection from {} that sent nothing for {} ms, to make room",
+                           stalest->address_, longest.count());
+  return true;
+}
+
+std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& peer, Clock::time_point now, std::string* why,
+                                                  std::string* evicted) {
   const std::string address = key_for(peer);
   std::lock_guard lock(mu_);
   auto it = records_.find(address);
@@ -43,26 +73,43 @@ std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& peer, Clock
                          address, left.count());
     return nullptr;
   }
-  if (pending_ >= limits_.max_unauthenticated) {
-    if (why) *why = fmt::format("{} connections are already authenticating (limit)", pending_);
-    return nullptr;
-  }
-  if (it != records_.end() && it->second.pending >= limits_.max_unauthenticated_per_address) {
+  if (it != records_.end() && it->second.pending >= limits_.max_unauthenticated_per_address &&
+      !evict_one(it->second.slots, evicted)) {
     if (why)
       *why = fmt::format("{} connections from {} are already authenticating (limit per address)", it->second.pending,
                          address);
     return nullptr;
   }
+  if (pending_ >= limits_.max_unauthenticated) {
+    std::vector<Slot*> all;
+    for (auto& [k, r] : records_) all.insert(all.end(), r.slots.begin(), r.slots.end());
+    if (!evict_one(all, evicted)) {
+      if (why) *why = fmt::format("{} connections are already authenticating (limit)", pending_);
+      return nullptr;
+    }
+  }
   if (records_.size() >= kMaxRecords && !records_.count(address)) prune(now);
-  ++records_[address].pending;
+  Record& r = records_[address];
+  auto slot = std::unique_ptr<Slot>(new Slot(this, address));
+  r.slots.push_back(slot.get());
+  ++r.pending;
   ++pending_;
-  return std::unique_ptr<Slot>(new Slot(this, address));
+  return slot;
 }
 
-void AuthGuard::release(const std::string& address) {
+uint64_t AuthGuard::evictions() const {
   std::lock_guard lock(mu_);
-  auto it = records_.find(address);
-  if (it != records_.end() && it->second.pending) --it->second.pending;
+  return evictions_;
+}
+
+void AuthGuard::release(Slot* slot) {
+  std::lock_guard lock(mu_);
+  if (slot->evicted_) return;  // already taken out of the counts
+  auto it = records_.find(slot->address_);
+  if (it != records_.end()) {
+    std::erase(it->second.slots, slot);
+    if (it->second.pending) --it->second.pending;
+  }
   if (pending_) --pending_;
   if (it != records_.end() && it->second.pending == 0 && it->second.failures == 0) records_.erase(it);
 }

@@ -5,11 +5,13 @@
 // guesses per address. Thread-safe; time is passed in so tests need not sleep.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tessera {
 
@@ -19,6 +21,9 @@ struct AuthLimits {
   unsigned free_failures = 3;                  // failures before an address must wait
   std::chrono::seconds max_backoff{60};        // 1 s after the first counted failure, doubling
   std::chrono::seconds forget_after{600};      // an address quiet this long starts afresh
+  // With a limit reached, a pending connection that sent nothing for this long is closed to make
+  // room (the one silent longest first): stalled connections cannot lock a real client out.
+  std::chrono::milliseconds evict_silent_after{2000};
 };
 
 class AuthGuard {
@@ -37,16 +42,24 @@ class AuthGuard {
   // Held while one connection is in the link stage; releasing it frees the slot.
   class Slot {
    public:
+    using SilenceFn = std::function<std::chrono::milliseconds()>;
     ~Slot();
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     const std::string& address() const { return address_; }
+    // Makes the connection evictable: `silent` says how long it has sent nothing, `close` ends it
+    // from another thread. Both are called under the guard's lock, only until this slot is
+    // released: release it before what they refer to goes away.
+    void watch(SilenceFn silent, std::function<void()> close);
 
    private:
     friend class AuthGuard;
     Slot(AuthGuard* g, std::string a) : guard_(g), address_(std::move(a)) {}
     AuthGuard* guard_;
     std::string address_;
+    SilenceFn silent_;
+    std::function<void()> close_;
+    bool evicted_ = false;  // closed to make room: no longer counted
   };
 
   explicit AuthGuard(AuthLimits limits = {}) : limits_(limits) {}
@@ -56,8 +69,13 @@ class AuthGuard {
   // suffix (fe80::1%eth0) is kept apart from the address: it names our interface, not the host.
   static std::string key_for(const std::string& address);
 
-  // A slot for a new connection from `address`, or null with the reason in `why`.
-  std::unique_ptr<Slot> admit(const std::string& address, Clock::time_point now, std::string* why);
+  // A slot for a new connection from `address`, or null with the reason in `why`. Where a limit
+  // is reached and a watched connection (of that address, for its limit) has been silent for
+  // `evict_silent_after`, the one silent longest is closed instead, and `evicted` says which.
+  std::unique_ptr<Slot> admit(const std::string& address, Clock::time_point now, std::string* why,
+                              std::string* evicted = nullptr);
+  // Connections closed to make room so far.
+  uint64_t evictions() const;
   void failed(const std::string& address, Clock::time_point now, const Identity& who = std::nullopt);
   // Takes back only `who`'s own failures: a client holding one account cannot wipe the count its
   // guesses at other accounts (or at nobody's) built up.
@@ -76,14 +94,19 @@ class AuthGuard {
     Clock::time_point last_failure{};
     Clock::time_point blocked_until{};
     size_t pending = 0;
+    std::vector<Slot*> slots;  // the pending ones
   };
-  void release(const std::string& address);
+  void release(Slot* slot);
+  // Closes the watched slot silent longest among `candidates` (at least evict_silent_after);
+  // false when there is none. Under mu_.
+  bool evict_one(const std::vector<Slot*>& candidates, std::string* evicted);
   void prune(Clock::time_point now);
 
   AuthLimits limits_;
   mutable std::mutex mu_;
   std::map<std::string, Record> records_;
   size_t pending_ = 0;
+  uint64_t evictions_ = 0;
 };
 
 }  // namespace tessera

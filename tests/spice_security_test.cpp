@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "auth/auth_guard.h"
@@ -455,6 +456,24 @@ TEST_F(SpiceSecurityTest, UnauthenticatedConnectionsAreCapped) {
   EXPECT_TRUE(shows_frame(server->port(), DisplayClient::Options{}));
 }
 
+// Stalled connections (a slow loris, or idle ones through the same tunnel) fill the per-address
+// limit; a real client still gets in: the connection silent longest is closed for it, and logged.
+TEST_F(SpiceSecurityTest, StalledConnectionsMakeRoomForARealClient) {
+  SpiceServerConfig cfg;
+  cfg.port = 0;
+  cfg.limits.max_unauthenticated_per_address = 3;
+  cfg.limits.evict_silent_after = 300ms;
+  cfg.guard = std::make_shared<AuthGuard>(cfg.limits);
+  start(cfg);
+  std::vector<std::unique_ptr<RawConn>> stalled;
+  for (int i = 0; i < 3; ++i) stalled.push_back(std::make_unique<RawConn>(server->port()));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(shows_frame(server->port(), DisplayClient::Options{}));
+  EXPECT_TRUE(logs.wait_for("that sent nothing for"));
+  EXPECT_GE(cfg.guard->evictions(), 1u);
+  EXPECT_TRUE(stalled[0]->wait_closed(2000)) << "the oldest stalled connection goes first";
+}
+
 // Holding a link-stage slot until just before the deadline, then hanging up, is not free.
 TEST_F(SpiceSecurityTest, StallingUntilNearTheDeadlineCountsHoweverItEnds) {
   SpiceServerConfig cfg = tls_only();
@@ -652,6 +671,47 @@ TEST(AuthGuardTest, SlotsCountInAllAndPerAddress) {
   a1.reset();
   EXPECT_EQ(g.unauthenticated(), 2u);
   EXPECT_TRUE(g.admit("c", t, &why));
+}
+
+// With a limit reached, the watched connection silent longest (past the threshold) is closed to
+// make room, once; one that spoke recently is not, and an evicted slot is not counted twice.
+TEST(AuthGuardTest, TheConnectionSilentLongestMakesRoom) {
+  AuthLimits l;
+  l.max_unauthenticated = 4;
+  l.max_unauthenticated_per_address = 2;
+  l.evict_silent_after = std::chrono::milliseconds(1000);
+  AuthGuard g(l);
+  auto t = AuthGuard::Clock::now();
+  std::string why, evicted;
+  std::map<std::string, int> closed;
+  auto watched = [&](const std::string& addr, const std::string& name, int silent_ms) {
+    auto s = g.admit(addr, t, &why, &evicted);
+    EXPECT_TRUE(s) << why;
+    if (s) s->watch([silent_ms] { return std::chrono::milliseconds(silent_ms); }, [&closed, name] { ++closed[name]; });
+    return s;
+  };
+  auto a1 = watched("a", "a1", 5000), a2 = watched("a", "a2", 9000);
+  auto a3 = watched("a", "a3", 10);  // per-address limit: a2, silent longest, goes
+  ASSERT_TRUE(a3);
+  EXPECT_EQ(closed, (std::map<std::string, int>{{"a2", 1}}));
+  EXPECT_NE(evicted.find("sent nothing for 9000 ms"), std::string::npos) << evicted;
+  evicted.clear();
+  a2.reset();  // its thread ends later: no second release
+  EXPECT_EQ(g.unauthenticated(), 2u);
+  // a1 (5 s) goes next; then only a3 is left, silent too briefly: refused.
+  auto a4 = g.admit("a", t, &why, &evicted);  // unwatched
+  EXPECT_TRUE(a4);
+  EXPECT_EQ(closed["a1"], 1);
+  EXPECT_FALSE(g.admit("a", t, &why, &evicted));
+  EXPECT_NE(why.find("limit per address"), std::string::npos);
+  // The overall limit evicts across addresses.
+  auto b1 = watched("b", "b1", 3000);
+  auto c1 = watched("c", "c1", 1);
+  ASSERT_EQ(g.unauthenticated(), 4u);
+  auto d1 = watched("d", "d1", 1);
+  ASSERT_TRUE(d1);
+  EXPECT_EQ(closed["b1"], 1);
+  EXPECT_EQ(g.evictions(), 3u);
 }
 
 }  // namespace

@@ -243,6 +243,22 @@ TEST_F(VncSecurityTest, AWrongPasswordIsCountedByTheTimeTheClientReadsTheAnswer)
   EXPECT_EQ(guard->failures("127.0.0.1"), 0u);
 }
 
+// Silent connections that fill the per-address limit do not lock a real viewer out: the one
+// silent longest is closed for it (shared with SPICE: one guard).
+TEST_F(VncSecurityTest, StalledConnectionsMakeRoomForARealViewer) {
+  AuthLimits limits;
+  limits.max_unauthenticated_per_address = 2;
+  limits.evict_silent_after = 300ms;
+  guard = std::make_shared<AuthGuard>(limits);
+  start(vnc_auth());
+  Rfb a(server->port()), b(server->port());
+  std::this_thread::sleep_for(500ms);  // they read the version and say nothing
+  EXPECT_EQ(try_password(server->port(), kPassword), 0u);
+  EXPECT_TRUE(a.closed(2000));
+  EXPECT_TRUE(logs.wait_for("that sent nothing for"));
+  EXPECT_EQ(guard->evictions(), 1u);
+}
+
 TEST_F(VncSecurityTest, StallingUntilNearTheDeadlineCountsHoweverItEnds) {
   start(vnc_auth(), 400ms);
   {

@@ -139,6 +139,13 @@ void Socket::write_all(std::span<const uint8_t> a, std::span<const uint8_t> b) {
 
 void Socket::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
 
+std::chrono::milliseconds Socket::silent_for() const {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(info.tcpi_last_data_recv);
+}
+
 int listen_tcp(const std::string& address, uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

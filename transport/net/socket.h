@@ -40,6 +40,9 @@ class Socket {
   SecureLayer* layer() const { return layer_.get(); }
   // Wakes any thread blocked on this socket; later calls fail.
   void shutdown();
+  // How long the peer has sent nothing (the kernel's count, so bytes still unread and a TLS
+  // handshake in progress count as something); 0 when the kernel cannot say.
+  std::chrono::milliseconds silent_for() const;
   const std::string& peer() const { return peer_; }
   // The peer's address without the port: what per-address limits count.
   const std::string& peer_host() const { return peer_host_; }

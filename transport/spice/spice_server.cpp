@@ -183,8 +183,9 @@ void SpiceServer::accept_loop() {
         continue;
       }
       auto sock = std::make_unique<Socket>(fd);
-      std::string why;
-      auto slot = guard_->admit(sock->peer_host(), std::chrono::steady_clock::now(), &why);
+      std::string why, evicted;
+      auto slot = guard_->admit(sock->peer_host(), std::chrono::steady_clock::now(), &why, &evicted);
+      if (!evicted.empty()) spdlog::warn("spice: {} for {}", evicted, sock->peer());
       if (!slot) {
         note_refusal(fmt::format("refusing {}: {}", sock->peer(), why));
         continue;
@@ -213,6 +214,8 @@ void SpiceServer::accept_loop() {
 
 void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot) {
   Socket* raw = socket.get();
+  // The slot is released below before the socket goes.
+  slot->watch([raw] { return raw->silent_for(); }, [raw] { raw->shutdown(); });
   std::shared_ptr<Channel> channel;
   Pending p;
   p.tls = tls;

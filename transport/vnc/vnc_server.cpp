@@ -71,9 +71,10 @@ void VncServer::accept_loop() {
       continue;
     }
     auto sock = std::make_unique<net::Socket>(fd);
-    std::string why;
+    std::string why, evicted;
     auto now = std::chrono::steady_clock::now();
-    auto slot = guard_->admit(sock->peer_host(), now, &why);
+    auto slot = guard_->admit(sock->peer_host(), now, &why, &evicted);
+    if (!evicted.empty()) spdlog::warn("vnc: {} for {}", evicted, sock->peer());
     std::lock_guard lock(mu_);
     if (!slot || sockets_.size() >= config_.max_connections) {
       if (slot) why = fmt::format("{} connections open (limit)", sockets_.size());
@@ -99,6 +100,8 @@ void VncServer::accept_loop() {
 
 void VncServer::serve(std::unique_ptr<net::Socket> socket, std::unique_ptr<AuthGuard::Slot> slot) {
   net::Socket* raw = socket.get();
+  // The slot is released below before the socket goes.
+  slot->watch([raw] { return raw->silent_for(); }, [raw] { raw->shutdown(); });
   std::unique_ptr<VncConnection> conn;
   auto now = [] { return std::chrono::steady_clock::now(); };
   const auto started = now();

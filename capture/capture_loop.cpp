@@ -40,8 +40,12 @@ CaptureLoop::~CaptureLoop() {
 }
 
 bool CaptureLoop::tick(uint64_t index) {
-  std::lock_guard lock(source_mu_);
-  CapturedFrame c = source_.capture(index);
+  // The source's lock covers the source's calls only: input must not wait for the tracker.
+  CapturedFrame c;
+  {
+    std::lock_guard lock(source_mu_);
+    c = source_.capture(index);
+  }
   bool changed = false;
   if (c.frame) {
     auto now = std::chrono::steady_clock::now();
@@ -56,7 +60,12 @@ bool CaptureLoop::tick(uint64_t index) {
       published_motion_ = change.motion_area;
     }
   }
-  if (auto cur = source_.cursor(index); cur && (!last_cursor_ || !same_cursor(*cur, *last_cursor_))) {
+  std::optional<CursorState> cur;
+  {
+    std::lock_guard lock(source_mu_);
+    cur = source_.cursor(index);
+  }
+  if (cur && (!last_cursor_ || !same_cursor(*cur, *last_cursor_))) {
     hub_.publish_cursor(*cur);
     last_cursor_ = cur;
   }
@@ -163,7 +172,6 @@ void CaptureLoop::run(std::stop_token st) {
     }
     if (last) {
       // Nothing moves any more: what was motion is static now and goes out losslessly.
-      std::lock_guard lock(source_mu_);
       Region still = tracker_.motion_area();
       if (auto f = hub_.latest(); f && !still.empty()) {
         FrameChange c;

@@ -234,6 +234,7 @@ struct ServeOptions {
   bool no_lz4 = false;
   std::string image_codec = "auto";
   std::string repaint_budget = "auto";
+  double peer_timeout = 30;
   uint64_t frames = 0;
   VideoOptions video;
   std::string gpu = "auto";
@@ -382,6 +383,7 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   cfg.channel.server_name = "tessera: " + source->description();
   cfg.channel.image_codec = s.no_lz4 ? spice::ImageCodec::Off : *spice::parse_image_codec(s.image_codec);
   cfg.channel.repaint = *spice::parse_repaint_pacing(s.repaint_budget);
+  cfg.channel.peer_timeout = std::chrono::milliseconds(int64_t(s.peer_timeout * 1000));
   cfg.channel.video = video_settings(s);
   auto input = [&](const InputEvent& e) { capture.deliver_input(e); };
   std::unique_ptr<spice::SpiceServer> server;
@@ -510,6 +512,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "glz", "lz4", "palette", "off"}));
   serve_cmd->add_flag("--no-lz4", serve.no_lz4, "The same as --image-codec off (kept for older scripts)");
+  serve_cmd->add_option("--peer-timeout", serve.peer_timeout,
+                        "SPICE: seconds a channel may hear nothing from its client (quiet channels are pinged "
+                        "every 10 s, and clients answer) before it is closed as gone; 0: never. TCP keepalive "
+                        "notices a vanished peer on every connection, VNC included, within about 30 s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
   serve_cmd->add_option("--repaint-budget", serve.repaint_budget,
                         "SPICE: how the area a video stream leaves is repainted losslessly: auto (in parts, each "
                         "update within a per-client budget that starts at two stream frames and follows the "

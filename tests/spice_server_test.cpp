@@ -1,6 +1,9 @@
 // The SPICE server against the test client: pictures, sessions, authentication, and hostile
 // or slow clients, each of which must lose only its own connection, with a logged reason.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <thread>
 
@@ -242,6 +245,59 @@ TEST_F(SpiceServerTest, MainChannelBringUp) {
   WireReader m(mode->body, "mode");
   m.u16();
   EXPECT_EQ(m.u16(), SPICE_MOUSE_MODE_SERVER);
+}
+
+// Every connection asks the kernel to notice a peer that vanished without a FIN.
+TEST(SocketLiveness, KeepaliveAndUnackedTimeoutAreSet) {
+  int l = net::listen_tcp("127.0.0.1", 0);
+  ASSERT_GE(l, 0);
+  RawConn c(net::local_port(l));
+  int fd = ::accept(l, nullptr, nullptr);
+  ASSERT_GE(fd, 0);
+  net::Socket s(fd);
+  auto get = [&](int level, int name) {
+    int v = -1;
+    socklen_t n = sizeof v;
+    EXPECT_EQ(::getsockopt(fd, level, name, &v, &n), 0);
+    return v;
+  };
+  EXPECT_EQ(get(SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPIDLE), net::Socket::kKeepAliveIdleS);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPINTVL), net::Socket::kKeepAliveIntervalS);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPCNT), net::Socket::kKeepAliveProbes);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_USER_TIMEOUT), int(net::Socket::kUnackedTimeoutMs));
+  ::close(l);
+}
+
+// A quiet channel gets PINGs; a client that answers them stays, one that has vanished (nothing
+// comes back, not even a PONG) is closed after the peer timeout.
+TEST_F(SpiceServerTest, QuietClientsArePingedAndVanishedOnesClosed) {
+  SpiceServerConfig cfg;
+  cfg.channel.ping_interval = 100ms;
+  cfg.channel.peer_timeout = 600ms;
+  start_static(TicketPolicy::disabled(), cfg);
+  hub.publish(std::make_shared<Frame>(64, 64), Region(Rect{0, 0, 64, 64}));
+  auto main = ChannelClient::open(port(), 0, SPICE_CHANNEL_MAIN, "", {});
+  ASSERT_TRUE(main);
+  // Answering: well past the timeout, still served.
+  int pings = 0;
+  auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    auto m = main->read(1000);
+    ASSERT_TRUE(m) << "closed while answering PINGs";
+    if (m->type != SPICE_MSG_PING) continue;
+    ++pings;
+    main->write(SPICE_MSGC_PONG, m->body);
+  }
+  EXPECT_GE(pings, 5);
+  // Silent from now on: closed within the timeout (and a second or so of slack).
+  auto silent_since = std::chrono::steady_clock::now();
+  while (main->read(3000)) {
+  }
+  auto took = std::chrono::steady_clock::now() - silent_since;
+  EXPECT_GE(took, 500ms);
+  EXPECT_LT(took, 2500ms);
+  EXPECT_TRUE(logs.wait_for("not even a PONG: it is gone"));
 }
 
 TEST_F(SpiceServerTest, FullHeaderClientsAreServedWithFullHeaders) {

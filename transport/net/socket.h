@@ -18,6 +18,9 @@ namespace tessera::net {
 
 class Socket {
  public:
+  // TCP liveness every connection gets (see the constructor).
+  static constexpr int kKeepAliveIdleS = 15, kKeepAliveIntervalS = 5, kKeepAliveProbes = 3;
+  static constexpr unsigned kUnackedTimeoutMs = 30000;
   explicit Socket(int fd);
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;

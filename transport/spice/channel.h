@@ -55,7 +55,10 @@ struct ChannelSettings {
   size_t max_message_bytes = 1 << 20;
   std::chrono::milliseconds message_timeout{30000};  // for the rest of a message once it began
   std::chrono::milliseconds mm_time_interval{5000};
-  std::chrono::milliseconds ping_interval{10000};
+  std::chrono::milliseconds ping_interval{10000};  // a channel quiet this long gets a PING
+  // A channel that hears nothing at all (not even a PONG) for this long is closed: its client
+  // vanished without a FIN. 0: never.
+  std::chrono::milliseconds peer_timeout{30000};
   ImageCodec image_codec = ImageCodec::Auto;  // the lossless image forms to choose from
   RepaintPacing repaint;  // how ended streams' areas are repainted
   VideoSettings video;  // motion as video streams; no encoders: everything lossless
@@ -112,6 +115,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
  private:
   void handle_common(uint16_t type, WireReader& body);
   void read_loop();
+  // While the client is quiet: PINGs every ping_interval, and the end after peer_timeout.
+  void keep_alive();
 
   std::unique_ptr<Socket> socket_;
   LinkMessage link_;
@@ -127,6 +132,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   uint32_t client_generation_ = 0;
   uint64_t unacked_ = 0;
   std::deque<std::chrono::steady_clock::time_point> unacked_sent_;  // send times, oldest first
+  std::chrono::steady_clock::time_point last_heard_{}, last_ping_{};
+  uint32_t ping_id_ = 0;
 };
 
 }  // namespace tessera::spice

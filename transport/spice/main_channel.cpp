@@ -10,12 +10,6 @@ namespace tessera::spice {
 
 namespace {
 constexpr uint32_t kSupportedMouseModes = SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_CLIENT;
-
-uint64_t now_us() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count());
-}
 }  // namespace
 
 const std::vector<std::pair<uint8_t, uint8_t>>& MainChannel::offered_channels() {
@@ -41,7 +35,7 @@ void MainChannel::on_start() {
     uuid[8] = uint8_t((uuid[8] & 0x3F) | 0x80);
     send(SPICE_MSG_MAIN_UUID, main_uuid(uuid));
   }
-  last_mm_time_ = last_ping_ = std::chrono::steady_clock::now();
+  last_mm_time_ = std::chrono::steady_clock::now();
   spdlog::info("{}: session started", tag());
 }
 
@@ -81,10 +75,6 @@ void MainChannel::on_idle() {
   if (now - last_mm_time_ >= ctx_.settings.mm_time_interval) {
     send(SPICE_MSG_MAIN_MULTI_MEDIA_TIME, main_multi_media_time(monotonic_ms()));
     last_mm_time_ = now;
-  }
-  if (now - last_ping_ >= ctx_.settings.ping_interval) {
-    send(SPICE_MSG_PING, ping(++ping_id_, now_us()));
-    last_ping_ = now;
   }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // The main channel: session start (INIT), the list of other channels, mouse mode,
-// multimedia time, and pings to measure the round trip.
+// and multimedia time (every channel pings a quiet client: transport/spice/channel).
 #include "transport/spice/channel.h"
 
 namespace tessera::spice {
@@ -20,8 +20,6 @@ class MainChannel : public Channel {
  private:
   void send_mouse_mode();
   std::chrono::steady_clock::time_point last_mm_time_{};
-  std::chrono::steady_clock::time_point last_ping_{};
-  uint32_t ping_id_ = 0;
 };
 
 }  // namespace tessera::spice

@@ -228,6 +228,8 @@ struct ServeOptions {
   int vnc_port = -1;
   std::string vnc_security;
   size_t max_unauthenticated = 64;
+  std::string auth_penalty = "3,60";
+  std::vector<std::string> auth_exempt;
   bool disable_ticketing = false;
   std::string password_file;
   int64_t ticket_expiry = 0;
@@ -373,6 +375,8 @@ int run_serve(const CommonOptions& o, const ServeOptions& s) {
   cfg.require_client_certificate = s.tls_verify_client;
   cfg.link_timeout = std::chrono::milliseconds(int64_t(s.link_timeout * 1000));
   cfg.limits.max_unauthenticated = s.max_unauthenticated;
+  apply_auth_penalty(s.auth_penalty, cfg.limits);  // checked by the option
+  for (const auto& n : s.auth_exempt) cfg.limits.exempt.push_back(*Network::parse(n));
   // One count of failed logins per address for both protocols: the same password opens both.
   cfg.guard = std::make_shared<AuthGuard>(cfg.limits);
 
@@ -480,6 +484,24 @@ int main(int argc, char** argv) {
                         "Connections that may be in the link stage (not yet authenticated) at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  serve_cmd->add_option("--auth-penalty", serve.auth_penalty,
+                        "After failed logins an address waits (SPICE and VNC together): FREE,MAX gives the "
+                        "failures it has free and the longest wait in seconds (1 s, then doubling up to MAX); "
+                        "off: never wait (failures are still logged). Behind one tunnel, proxy or NAT every "
+                        "viewer shares the address: see --auth-exempt")
+      ->capture_default_str()
+      ->check([](const std::string& v) {
+        AuthLimits l;
+        return apply_auth_penalty(v, l) ? std::string() : "expected off or FREE,MAX (MAX 1..3600 seconds)";
+      });
+  serve_cmd->add_option("--auth-exempt", serve.auth_exempt,
+                        "Addresses or networks whose failed logins never make them wait (e.g. 127.0.0.1 for "
+                        "viewers that all come through an SSH tunnel, or 10.0.0.0/8); link-stage limits still "
+                        "apply")
+      ->delimiter(',')
+      ->check([](const std::string& v) {
+        return Network::parse(v) ? std::string() : "expected an address or a network such as 10.0.0.0/8";
+      });
   auto* vnc_port = serve_cmd->add_option("--vnc-port", serve.vnc_port,
                                          "Serve VNC (RFB 3.3/3.7/3.8) on this port too (5900 by convention; 0 picks a "
                                          "free port); off unless given")

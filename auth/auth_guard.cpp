@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -12,6 +14,70 @@ namespace tessera {
 
 namespace {
 constexpr size_t kMaxRecords = 10000;  // bounds the table against address-spraying clients
+}
+
+std::optional<Network> Network::parse(const std::string& text) {
+  std::string address = text;
+  int prefix = -1;
+  if (size_t slash = text.find('/'); slash != std::string::npos) {
+    address = text.substr(0, slash);
+    const std::string bits = text.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), ::isdigit)) return std::nullopt;
+    prefix = std::stoi(bits);
+  }
+  Network n;
+  if (inet_pton(AF_INET, address.c_str(), n.bytes) == 1) {
+    n.family = AF_INET;
+  } else if (inet_pton(AF_INET6, address.c_str(), n.bytes) == 1) {
+    n.family = AF_INET6;
+  } else {
+    return std::nullopt;
+  }
+  const int max = n.family == AF_INET ? 32 : 128;
+  if (prefix > max) return std::nullopt;
+  n.prefix = prefix < 0 ? max : prefix;
+  return n;
+}
+
+bool Network::contains(const std::string& peer) const {
+  std::string address = peer.substr(0, peer.find('%'));
+  unsigned char b[16]{};
+  int fam = 0;
+  if (inet_pton(AF_INET, address.c_str(), b) == 1) {
+    fam = AF_INET;
+  } else if (inet_pton(AF_INET6, address.c_str(), b) == 1) {
+    fam = AF_INET6;
+    in6_addr a6;
+    std::memcpy(&a6, b, 16);
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+      std::memmove(b, b + 12, 4);
+      fam = AF_INET;
+    }
+  } else {
+    return false;
+  }
+  if (fam != family) return false;
+  const int whole = prefix / 8, rest = prefix % 8;
+  if (std::memcmp(b, bytes, size_t(whole)) != 0) return false;
+  if (rest == 0) return true;
+  const unsigned char mask = static_cast<unsigned char>(0xFF << (8 - rest));
+  return (b[whole] & mask) == (bytes[whole] & mask);
+}
+
+bool apply_auth_penalty(const std::string& spec, AuthLimits& limits) {
+  if (spec == "off") {
+    limits.penalties = false;
+    return true;
+  }
+  unsigned free = 0, max = 0;
+  char tail = 0;
+  if (spec.empty() || !std::isdigit(static_cast<unsigned char>(spec[0])) ||
+      std::sscanf(spec.c_str(), "%u,%u%c", &free, &max, &tail) != 2 || free > 1000 || max < 1 || max > 3600)
+    return false;
+  limits.penalties = true;
+  limits.free_failures = free;
+  limits.max_backoff = std::chrono::seconds(max);
+  return true;
 }
 
 std::string AuthGuard::key_for(const std::string& peer) {
@@ -126,7 +192,9 @@ void AuthGuard::failed(const std::string& peer, Clock::time_point now, const Ide
   ++r.failures;
   if (who && (r.by_user.count(*who) || r.by_user.size() < kMaxUsersPerAddress)) ++r.by_user[*who];
   r.last_failure = now;
-  if (r.failures > limits_.free_failures) {
+  const bool exempt = std::any_of(limits_.exempt.begin(), limits_.exempt.end(),
+                                  [&](const Network& n) { return n.contains(peer); });
+  if (limits_.penalties && !exempt && r.failures > limits_.free_failures) {
     unsigned doublings = std::min(r.failures - limits_.free_failures - 1, 16u);
     auto wait = std::min<Clock::duration>(std::chrono::seconds(1) * (1u << doublings), limits_.max_backoff);
     r.blocked_until = now + wait;

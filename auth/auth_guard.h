@@ -15,16 +15,37 @@
 
 namespace tessera {
 
+// An address or a network of them ("192.0.2.7", "10.0.0.0/8", "2001:db8::/32", "::1").
+struct Network {
+  int family = 0;  // AF_INET or AF_INET6
+  unsigned char bytes[16]{};
+  int prefix = 0;  // leading bits that must match
+  // nullopt for anything that is not an address with an optional /prefix in range.
+  static std::optional<Network> parse(const std::string& text);
+  // `address` as a socket reports it (an IPv4-mapped IPv6 address counts as IPv4; a %scope is
+  // ignored); false for what does not parse.
+  bool contains(const std::string& address) const;
+};
+
 struct AuthLimits {
   size_t max_unauthenticated = 64;            // connections in the link stage, all addresses
   size_t max_unauthenticated_per_address = 8;  // a session opens a few channels at once
   unsigned free_failures = 3;                  // failures before an address must wait
   std::chrono::seconds max_backoff{60};        // 1 s after the first counted failure, doubling
   std::chrono::seconds forget_after{600};      // an address quiet this long starts afresh
+  // Off: failures are counted and logged but never make an address wait (--auth-penalty off).
+  bool penalties = true;
+  // Addresses whose failures never make them wait (--auth-exempt): a tunnel or proxy every viewer
+  // comes through. The link-stage limits still apply to them.
+  std::vector<Network> exempt;
   // With a limit reached, a pending connection that sent nothing for this long is closed to make
   // room (the one silent longest first): stalled connections cannot lock a real client out.
   std::chrono::milliseconds evict_silent_after{2000};
 };
+
+// --auth-penalty: "off", or "FREE,MAX": failures an address has free, and the longest wait in
+// seconds (1..3600) the doubling stops at. False (limits untouched) for anything else.
+bool apply_auth_penalty(const std::string& spec, AuthLimits& limits);
 
 class AuthGuard {
  public:

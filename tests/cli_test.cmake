@@ -20,7 +20,7 @@ expect_text("snapshot")
 run(0 ${TESSERA} serve --help)
 foreach(opt --source --size --fps --listen --spice-port --disable-ticketing --password-file --ticket-expiry --no-lz4
             --spice-tls-port --x509-dir --tls-verify-client --secure-channels --sasl --sasl-config-dir
-            --link-timeout --max-unauthenticated
+            --link-timeout --max-unauthenticated --auth-penalty --auth-exempt --peer-timeout --repaint-budget
             --frames --tile-size --lossless-after --no-scroll-detection --encoder-backend --video-codec
             --encoder-exclude --video-preset --video-bitrate --video-fps-max)
   expect_text("${opt}")
@@ -36,6 +36,13 @@ run(1 ${TESSERA} serve --source bogus --disable-ticketing --spice-port 0)
 expect_text("unknown source 'bogus'")
 run(105 ${TESSERA} serve --source demo --size 12 --disable-ticketing)
 expect_text("expected WxH")
+
+run(105 ${TESSERA} serve --source demo --disable-ticketing --auth-penalty 3)
+expect_text("expected off or FREE,MAX")
+run(105 ${TESSERA} serve --source demo --disable-ticketing --auth-exempt 10.0.0.0/33)
+expect_text("expected an address or a network")
+run(105 ${TESSERA} serve --source demo --disable-ticketing --repaint-budget fast)
+expect_text("expected auto, off or KB per update")
 
 # Security options: contradictions are refused before anything starts; bad certificates at start.
 run(105 ${TESSERA} serve --source demo --disable-ticketing --spice-port off)

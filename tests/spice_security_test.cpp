@@ -714,4 +714,67 @@ TEST(AuthGuardTest, TheConnectionSilentLongestMakesRoom) {
   EXPECT_EQ(g.evictions(), 3u);
 }
 
+TEST(AuthGuardTest, NetworksParseAndMatch) {
+  auto n = Network::parse("10.1.0.0/16");
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(n->contains("10.1.200.3"));
+  EXPECT_TRUE(n->contains("::ffff:10.1.0.9"));  // IPv4-mapped
+  EXPECT_FALSE(n->contains("10.2.0.1"));
+  EXPECT_FALSE(n->contains("::1"));
+  auto odd = Network::parse("192.168.5.128/25");
+  ASSERT_TRUE(odd);
+  EXPECT_TRUE(odd->contains("192.168.5.200"));
+  EXPECT_FALSE(odd->contains("192.168.5.100"));
+  auto one = Network::parse("127.0.0.1");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->contains("127.0.0.1"));
+  EXPECT_FALSE(one->contains("127.0.0.2"));
+  auto v6 = Network::parse("fe80::/10");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->contains("fe80::1%eth0"));
+  EXPECT_FALSE(v6->contains("2001:db8::1"));
+  EXPECT_TRUE(Network::parse("::/0")->contains("2001:db8::1"));
+  for (const char* bad : {"", "300.1.1.1", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "host", "1.2.3.4/8x"})
+    EXPECT_FALSE(Network::parse(bad)) << bad;
+}
+
+// Penalties can be turned off, and exempt networks (a tunnel every viewer comes through) never
+// wait; others still do.
+TEST(AuthGuardTest, PenaltiesOffOrExemptNeverWait) {
+  auto t = AuthGuard::Clock::now();
+  AuthLimits off;
+  off.free_failures = 1;
+  off.penalties = false;
+  AuthGuard g_off(off);
+  for (int i = 0; i < 10; ++i) g_off.failed("198.51.100.7", t);
+  EXPECT_EQ(g_off.failures("198.51.100.7"), 10u);
+  EXPECT_EQ(g_off.backoff_left("198.51.100.7", t), AuthGuard::Clock::duration::zero());
+  std::string why;
+  EXPECT_TRUE(g_off.admit("198.51.100.7", t, &why)) << why;
+
+  AuthLimits ex;
+  ex.free_failures = 1;
+  ex.exempt = {*Network::parse("127.0.0.0/8")};
+  AuthGuard g_ex(ex);
+  for (int i = 0; i < 10; ++i) g_ex.failed("127.0.0.1", t), g_ex.failed("198.51.100.7", t);
+  EXPECT_TRUE(g_ex.admit("127.0.0.1", t, &why)) << why;
+  EXPECT_FALSE(g_ex.admit("198.51.100.7", t, &why));
+  EXPECT_NE(why.find("failed authentications"), std::string::npos);
+}
+
+TEST(AuthGuardTest, PenaltySpecs) {
+  AuthLimits l;
+  EXPECT_TRUE(apply_auth_penalty("5,600", l));
+  EXPECT_EQ(l.free_failures, 5u);
+  EXPECT_EQ(l.max_backoff, std::chrono::seconds(600));
+  EXPECT_TRUE(l.penalties);
+  EXPECT_TRUE(apply_auth_penalty("off", l));
+  EXPECT_FALSE(l.penalties);
+  for (const char* bad : {"", "5", "5,", "5,0", "5,3601", "-1,60", "5,60x", "x,60", "1001,60"}) {
+    AuthLimits before;
+    EXPECT_FALSE(apply_auth_penalty(bad, before)) << bad;
+    EXPECT_EQ(before.free_failures, AuthLimits{}.free_failures) << bad;
+  }
+}
+
 }  // namespace

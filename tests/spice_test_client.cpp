@@ -266,7 +266,8 @@ DisplayClient::DisplayClient(uint16_t port, Options opts) : surface(view_.surfac
     return;
   }
   // What spice-gtk sends first: cache sizes it will never be asked to use.
-  display_->write(SPICE_MSGC_DISPLAY_INIT, WireWriter().u8(1).u64(20 << 20).u8(1).u32(1 << 20).take());
+  display_->write(SPICE_MSGC_DISPLAY_INIT,
+                  WireWriter().u8(1).u64(uint64_t(opts.cache_pixels)).u8(1).u32(1 << 20).take());
 }
 
 DisplayClient::~DisplayClient() { stop(); }
@@ -296,6 +297,12 @@ bool DisplayClient::wait_until(const std::function<bool(const DisplayClient&)>& 
 
 void DisplayClient::loop() {
   while (!stop_) {
+    // The main channel: PINGs answered, as real clients do (the server closes a silent client).
+    if (main_) {
+      pollfd mp{main_->conn().fd(), POLLIN, 0};
+      if (::poll(&mp, 1, 0) > 0)
+        if (auto mm = main_->read(1000); mm && mm->type == SPICE_MSG_PING) main_->write(SPICE_MSGC_PONG, mm->body);
+    }
     auto m = display_->read(200);
     if (!m) {
       // A timeout is fine; a closed connection ends the loop.
@@ -333,6 +340,9 @@ void DisplayClient::apply(const ChannelClient::Message& m) {
     }
     case SPICE_MSG_DISPLAY_MONITORS_CONFIG:
       monitors_config = true;
+      return;
+    case SPICE_MSG_PING:
+      display_->write(SPICE_MSGC_PONG, m.body);
       return;
     case SPICE_MSG_DISPLAY_MARK:
       marked = true;

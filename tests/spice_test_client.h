@@ -86,6 +86,7 @@ class DisplayClient {
     bool lz4 = true;  // advertise LZ4_COMPRESSION
     std::optional<TlsClientOptions> tls;  // connect with TLS (to the TLS port)
     std::string sasl_user;                // for servers that offer SASL (PLAIN)
+    int64_t cache_pixels = 20 << 20;      // the pixmap cache announced in DISPLAY_INIT (spice-gtk's)
   };
   DisplayClient(uint16_t port, Options opts);
   DisplayClient(uint16_t port) : DisplayClient(port, Options{}) {}

@@ -1,5 +1,7 @@
 #include "auth/tls_context.h"
 
+#include <algorithm>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -103,19 +105,27 @@ void check_dates(X509* x, const std::string& path, const std::string& role) {
 
 }  // namespace
 
-std::string openssl_errors(const std::string& fallback) {
-  std::string out;
+OpenSslErrors take_openssl_errors() {
+  OpenSslErrors out;
   while (unsigned long e = ERR_get_error()) {
+    out.reasons.push_back(ERR_GET_REASON(e));
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
     // "error:0A000086:SSL routines::certificate verify failed" -> keep the readable tail.
     std::string s = buf;
     auto pos = s.rfind("::");
     if (pos != std::string::npos) s = s.substr(pos + 2);
-    if (!out.empty()) out += "; ";
-    out += s;
+    if (!out.text.empty()) out.text += "; ";
+    out.text += s;
   }
-  return out.empty() ? fallback : out;
+  return out;
+}
+
+bool OpenSslErrors::has(int reason) const { return std::find(reasons.begin(), reasons.end(), reason) != reasons.end(); }
+
+std::string openssl_errors(const std::string& fallback) {
+  std::string text = take_openssl_errors().text;
+  return text.empty() ? fallback : text;
 }
 
 std::string x509_name_text(const X509_NAME* name) {

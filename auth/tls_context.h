@@ -51,6 +51,14 @@ class TlsContext {
 
 // The text of OpenSSL's error queue (emptied), or `fallback` when it is empty.
 std::string openssl_errors(const std::string& fallback = "no detail from OpenSSL");
+// The same, with each error's reason code (ERR_GET_REASON) for decisions: the text is only for
+// the log. Empties OpenSSL's queue.
+struct OpenSslErrors {
+  std::string text;
+  std::vector<int> reasons;
+  bool has(int reason) const;
+};
+OpenSslErrors take_openssl_errors();
 // RFC 2253 form of an X509 name, e.g. "CN=localhost,O=Tessera Test,C=XX".
 std::string x509_name_text(const X509_NAME* name);
 

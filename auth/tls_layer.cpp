@@ -102,17 +102,18 @@ std::unique_ptr<TlsLayer> TlsLayer::accept(std::shared_ptr<const TlsContext> ctx
       continue;
     }
     long verify = SSL_get_verify_result(ssl);
-    std::string why = openssl_errors("");
-    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && why.empty()))
+    const OpenSslErrors errors = take_openssl_errors();
+    std::string why = errors.text;
+    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errors.reasons.empty()))
       throw SecureLayerError("client closed the connection during the TLS handshake (did it refuse our certificate?)");
-    if (why.find("peer did not return a certificate") != std::string::npos)
+    if (errors.has(SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE))
       throw SecureLayerError("TLS handshake failed: the client sent no certificate (--tls-verify-client)", true);
     if (verify != X509_V_OK)
       throw SecureLayerError(fmt::format("TLS handshake failed: client certificate refused: {}",
                                          X509_verify_cert_error_string(verify)),
                              true);
-    if (why.find("wrong version number") != std::string::npos || why.find("http request") != std::string::npos ||
-        why.find("packet length too long") != std::string::npos)
+    if (errors.has(SSL_R_WRONG_VERSION_NUMBER) || errors.has(SSL_R_HTTP_REQUEST) ||
+        errors.has(SSL_R_PACKET_LENGTH_TOO_LONG))
       why += " (the client is not speaking TLS: a plain SPICE client on the TLS port?)";
     throw SecureLayerError("TLS handshake failed: " + (why.empty() ? std::string(std::strerror(errno)) : why));
   }

@@ -269,6 +269,28 @@ TEST(SocketLiveness, KeepaliveAndUnackedTimeoutAreSet) {
   ::close(l);
 }
 
+// A peer that closes is a typed error that says how much of the read had come.
+TEST(SocketLiveness, APeerThatClosesIsATypedError) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  net::Socket s(fds[0]);
+  ASSERT_EQ(::write(fds[1], "abc", 3), 3);
+  ::close(fds[1]);
+  uint8_t buf[8];
+  try {
+    s.read_exact(buf, 5, 1000ms, "a thing");
+    ADD_FAILURE() << "no error";
+  } catch (const net::PeerClosedError& e) {
+    EXPECT_EQ(e.got, 3u);
+  }
+  try {
+    s.read_exact(buf, 1, 1000ms, "the next thing");
+    ADD_FAILURE() << "no error";
+  } catch (const net::PeerClosedError& e) {
+    EXPECT_EQ(e.got, 0u);  // between reads: how a client that is done leaves
+  }
+}
+
 // A quiet channel gets PINGs; a client that answers them stays, one that has vanished (nothing
 // comes back, not even a PONG) is closed after the peer timeout.
 TEST_F(SpiceServerTest, QuietClientsArePingedAndVanishedOnesClosed) {

@@ -91,9 +91,10 @@ void Socket::read_exact(void* buf, size_t n, std::chrono::milliseconds timeout, 
       continue;
     }
     if (r.closed)
-      throw ProtocolError(std::string("client closed the connection ") +
-                          (got ? "in the middle of " : "while waiting for ") + what + " (" + std::to_string(got) +
-                          " of " + std::to_string(n) + " bytes)");
+      throw PeerClosedError(std::string("client closed the connection ") +
+                                (got ? "in the middle of " : "while waiting for ") + what + " (" +
+                                std::to_string(got) + " of " + std::to_string(n) + " bytes)",
+                            got);
     std::chrono::milliseconds left{0};
     if (timeout.count() > 0) {
       left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

@@ -170,7 +170,14 @@ void Channel::read_loop() {
       keep_alive();
       continue;
     }
-    if (!socket_->try_read_byte(header.data(), wait, "message header")) {
+    bool started;
+    try {
+      started = socket_->try_read_byte(header.data(), wait, "message header");
+    } catch (const net::PeerClosedError&) {
+      client_left_ = true;  // between messages: the client is done
+      return;
+    }
+    if (!started) {
       on_idle();
       keep_alive();
       continue;
@@ -199,14 +206,12 @@ void Channel::run() {
   try {
     on_start();
     read_loop();
+    if (client_left_ && !closed_) spdlog::info("{}: client disconnected", tag());
   } catch (const ProtocolError& e) {
-    std::string why = e.what();
     if (closed_)
       spdlog::debug("{}: closed", tag());
-    else if (why.rfind("client closed the connection while waiting for message header", 0) == 0)
-      spdlog::info("{}: client disconnected", tag());
     else
-      spdlog::warn("{}: {}; closing the connection", tag(), why);
+      spdlog::warn("{}: {}; closing the connection", tag(), e.what());
   } catch (const std::exception& e) {
     spdlog::error("{}: internal error: {}; closing the connection", tag(), e.what());
   }

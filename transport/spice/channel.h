@@ -124,6 +124,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::mutex send_mu_;
   uint64_t serial_ = 0;
   std::atomic<bool> closed_{false};
+  bool client_left_ = false;  // the client closed between messages (read thread only)
 
   std::mutex ack_mu_;
   std::condition_variable ack_cv_;

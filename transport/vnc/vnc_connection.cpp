@@ -124,13 +124,7 @@ void VncConnection::run() {
     });
     read_loop();
   } catch (const ProtocolError& e) {
-    if (!closed_) {
-      std::string what = e.what();
-      if (what.find("client closed the connection while waiting for message type") != std::string::npos)
-        spdlog::info("{}: client disconnected", tag());
-      else
-        spdlog::warn("{}: {}; closing the connection", tag(), what);
-    }
+    if (!closed_) spdlog::warn("{}: {}; closing the connection", tag(), e.what());
   } catch (const std::exception& e) {
     if (!closed_) spdlog::error("{}: internal error: {}; closing the connection", tag(), e.what());
   }
@@ -212,7 +206,12 @@ void VncConnection::read_loop() {
   const auto idle = std::chrono::milliseconds(0);
   while (!closed_) {
     uint8_t type;
-    socket_->read_exact(&type, 1, idle, "message type");
+    try {
+      socket_->read_exact(&type, 1, idle, "message type");
+    } catch (const net::PeerClosedError&) {
+      if (!closed_) spdlog::info("{}: client disconnected", tag());  // between messages: done
+      return;
+    }
     const auto t = settings_.message_timeout;
     switch (type) {
       case rfb::kSetPixelFormat: {

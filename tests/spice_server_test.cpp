@@ -9,6 +9,7 @@
 
 #include "auth/ticket_key.h"
 #include "capture/capture_loop.h"
+#include "capture/frame_source.h"
 #include "capture/demo_source.h"
 #include "tests/log_capture.h"
 #include "tests/spice_test_client.h"
@@ -581,6 +582,104 @@ TEST_F(HostileInput, SilentClientTimesOutInTheLinkStage) {
 }
 
 // ---- slow clients ------------------------------------------------------------------------
+
+// Two pictures in turn, every tick: each update is one whole-screen bitmap (image codec off).
+class AlternatingSource final : public FrameSource {
+ public:
+  AlternatingSource() {
+    for (int i = 0; i < 2; ++i) {
+      auto f = std::make_shared<Frame>(320, 200);
+      f->fill(f->bounds(), bgrx(uint8_t(i * 200), 40, 90));
+      f->fill({10, 10, 100, 60}, bgrx(250, uint8_t(i * 100), 0));
+      frames_[i] = f;
+    }
+  }
+  std::string description() const override { return "alternating"; }
+  Size size() const override { return {320, 200}; }
+  CapturedFrame capture(uint64_t index) override { return {frames_[index % 2], Region(frames_[0]->bounds())}; }
+
+ private:
+  FramePtr frames_[2];
+};
+
+// A viewer that reads 10 KB/s (a slow link) costs the other viewers less than a tenth of the
+// pictures they get per second.
+TEST_F(SpiceServerTest, AViewerReading10KBsCostsOthersUnderATenthOfTheirFrameRate) {
+  SpiceServerConfig cfg;
+  cfg.channel.image_codec = ImageCodec::Off;
+  AlternatingSource src;
+  loop = std::make_unique<CaptureLoop>(src, hub, 30);
+  loop->start();
+  start_static(TicketPolicy::disabled(), cfg);
+  auto fast = watcher();
+  auto rate = [&](std::chrono::milliseconds over) {
+    uint64_t a = 0, b = 0;
+    fast->wait_until([&](const DisplayClient& d) { a = d.draws; return true; });
+    std::this_thread::sleep_for(over);
+    fast->wait_until([&](const DisplayClient& d) { b = d.draws; return true; });
+    return double(b - a) * 1000.0 / double(over.count());
+  };
+  rate(500ms);  // settled
+  const double alone = rate(2000ms);
+
+  // The slow viewer: a whole session, its display read at 10 KB/s, ACKs and PINGs answered.
+  Caps main_caps;
+  auto main = ChannelClient::open(port(), 0, SPICE_CHANNEL_MAIN, "", main_caps);
+  ASSERT_TRUE(main);
+  auto init = main->read();
+  ASSERT_TRUE(init);
+  const uint32_t session = WireReader(init->body, "init").u32();
+  auto slow = ChannelClient::open(port(), session, SPICE_CHANNEL_DISPLAY, "", {});
+  ASSERT_TRUE(slow);
+  slow->conn().set_receive_buffer(4096);
+  slow->write(SPICE_MSGC_DISPLAY_INIT, WireWriter().u8(1).u64(0).u8(1).u32(0).take());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> slow_bytes{0};
+  std::thread reader([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    uint32_t window = 0, count = 0;
+    // Reads `n` bytes 1 KB at a time, keeping to 10 KB/s on average since it began.
+    auto take = [&](uint8_t* p, size_t n) {
+      for (size_t got = 0; got < n && !stop;) {
+        size_t k = std::min<size_t>(1024, n - got);
+        if (!slow->conn().recv(p + got, k, 200)) continue;
+        got += k;
+        slow_bytes += k;
+        auto due = t0 + std::chrono::milliseconds(slow_bytes / 10);
+        while (!stop && std::chrono::steady_clock::now() < due) std::this_thread::sleep_for(10ms);
+      }
+      return !stop;
+    };
+    std::vector<uint8_t> body;
+    while (!stop) {
+      uint8_t h[6];
+      if (!take(h, 6)) break;
+      const uint16_t type = uint16_t(h[0] | h[1] << 8);
+      const uint32_t size = h[2] | h[3] << 8 | h[4] << 16 | uint32_t(h[5]) << 24;
+      body.resize(size);
+      if (!take(body.data(), size)) break;
+      if (type == SPICE_MSG_SET_ACK) {
+        WireReader r(body, "set ack");
+        uint32_t gen = r.u32();
+        window = r.u32();
+        slow->write(SPICE_MSGC_ACK_SYNC, WireWriter().u32(gen).take());
+      } else if (type == SPICE_MSG_PING) {
+        slow->write(SPICE_MSGC_PONG, body);
+      } else if (window && ++count % window == 0) {
+        slow->write(SPICE_MSGC_ACK);
+      }
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  const double shared = rate(2000ms);
+  stop = true;
+  reader.join();
+  std::printf("fast viewer: %.1f pictures/s alone, %.1f beside a 10 KB/s viewer (which got %llu bytes)\n", alone,
+              shared, static_cast<unsigned long long>(slow_bytes.load()));
+  EXPECT_GT(alone, 20.0);
+  EXPECT_GE(shared, 0.9 * alone);
+  loop->stop();
+}
 
 TEST_F(SpiceServerTest, ClientThatStopsReadingHoldsUpNobody) {
   SpiceServerConfig cfg;

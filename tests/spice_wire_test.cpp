@@ -2,6 +2,7 @@
 #include <lz4.h>
 
 #include "capture/demo_source.h"
+#include "transport/spice/inputs_reader.h"
 #include "transport/spice/link.h"
 #include "transport/spice/messages.h"
 #include "transport/input/scancode.h"
@@ -208,6 +209,35 @@ TEST(Messages, CursorLayout) {
   ASSERT_EQ(none.size(), 11u);
   EXPECT_EQ(none[9], SPICE_CURSOR_FLAGS_NONE);
   EXPECT_EQ(cursor_move(-1, 40000), (std::vector<uint8_t>{0xFF, 0xFF, 0xFF, 0x7F}));
+}
+
+// The inputs channel's messages without a socket: events, the motion count, lock state, and a
+// short body refused by name.
+TEST(InputsReader, MessagesBecomeEventsAndShortBodiesAreRefused) {
+  InputsReader r;
+  auto read = [&](uint16_t type, std::vector<uint8_t> body) {
+    WireReader w(body, "inputs message");
+    return r.read(type, w);
+  };
+  auto key = read(SPICE_MSGC_INPUTS_KEY_DOWN, WireWriter().u32(0x48E0).take());  // up arrow
+  ASSERT_EQ(key.events.size(), 1u);
+  EXPECT_EQ(key.events[0].kind, InputEvent::Kind::KeyDown);
+  EXPECT_EQ(key.events[0].key, 103u);
+  // A scan code sequence split across two messages still decodes once.
+  EXPECT_TRUE(read(SPICE_MSGC_INPUTS_KEY_SCANCODE, {0xE0}).events.empty());
+  EXPECT_EQ(read(SPICE_MSGC_INPUTS_KEY_SCANCODE, {0xC8}).events.at(0).kind, InputEvent::Kind::KeyUp);
+  auto move = read(SPICE_MSGC_INPUTS_MOUSE_POSITION, WireWriter().u32(40).u32(30).u16(0x41).u8(0).take());
+  ASSERT_EQ(move.events.size(), 1u);
+  EXPECT_TRUE(move.motion);
+  EXPECT_EQ(move.events[0].x, 40);
+  EXPECT_EQ(move.events[0].buttons, 0x1u | 0x100u);  // left, and SPICE's side button 6 -> our 8
+  auto press = read(SPICE_MSGC_INPUTS_MOUSE_PRESS, WireWriter().u8(7).u16(0).take());
+  EXPECT_EQ(press.events.at(0).button, 9u);
+  EXPECT_FALSE(press.motion);
+  EXPECT_EQ(read(SPICE_MSGC_INPUTS_KEY_MODIFIERS, WireWriter().u16(3).take()).modifiers, uint16_t(3));
+  EXPECT_FALSE(read(999, {}).known);
+  EXPECT_THROW(read(SPICE_MSGC_INPUTS_MOUSE_MOTION, {1, 2, 3}), ProtocolError);
+  EXPECT_THROW(read(SPICE_MSGC_INPUTS_KEY_DOWN, {}), ProtocolError);
 }
 
 TEST(Scancodes, PlainExtendedAndPause) {

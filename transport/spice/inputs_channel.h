@@ -2,13 +2,9 @@
 // The inputs channel: keys (scan code set 1) and pointer events, handed to the frame source;
 // a MOUSE_MOTION_ACK after every four motion messages keeps the client's pointer flowing.
 #include "transport/spice/channel.h"
-#include "transport/input/scancode.h"
+#include "transport/spice/inputs_reader.h"
 
 namespace tessera::spice {
-
-using input::KeyStroke;
-using input::ScancodeDecoder;
-using input::unpack_key_code;
 
 class InputsChannel : public Channel {
  public:
@@ -20,13 +16,11 @@ class InputsChannel : public Channel {
 
  private:
   void deliver(const InputEvent& e);
-  void keys(std::span<const uint8_t> bytes);
   void motion_received();
 
-  ScancodeDecoder decoder_;
+  InputsReader reader_;
   uint32_t motion_count_ = 0;
   uint16_t modifiers_ = 0;
-  uint32_t buttons_ = 0;
 };
 
 }  // namespace tessera::spice

@@ -93,6 +93,19 @@ struct Fixture {
   }
 };
 
+// A flat 640x400 desktop with noise (incompressible, like video) over `video`.
+std::shared_ptr<Frame> desktop_with_noise(const Rect& video) {
+  auto frame = std::make_shared<Frame>(640, 400);
+  frame->fill(frame->bounds(), bgrx(40, 60, 110));
+  uint64_t h = 1;
+  for (int32_t y = video.y; y < video.bottom(); ++y)
+    for (int32_t x = video.x; x < video.right(); ++x) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      frame->set_pixel(x, y, uint32_t(h >> 32) | 0xFF000000u);
+    }
+  return frame;
+}
+
 uint32_t le32(const Body& b, size_t at) { return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | uint32_t(b[at + 3]) << 24; }
 
 TEST(MotionBoxes, ConnectedPartsBecomeEvenBoxes) {
@@ -150,15 +163,8 @@ TEST(VideoStreams, OpensAtOnceByDefault) {
 // update (after the surface), and losslessly only the rest of the picture.
 TEST(DisplayUpdateWriterVideo, AViewerJoiningPlayingVideoGetsItAsVideoFirst) {
   Fixture f;
-  auto frame = std::make_shared<Frame>(640, 400);
-  frame->fill(frame->bounds(), bgrx(40, 60, 110));
   const Rect video{320, 64, 256, 192};
-  uint64_t h = 1;
-  for (int32_t y = video.y; y < video.bottom(); ++y)
-    for (int32_t x = video.x; x < video.right(); ++x) {
-      h = h * 6364136223846793005ull + 1442695040888963407ull;
-      frame->set_pixel(x, y, uint32_t(h >> 32) | 0xFF000000u);
-    }
+  auto frame = desktop_with_noise(video);
   auto join = [&](const Region& motion_area, std::vector<uint16_t>& types) {
     uint64_t image_bytes = 0;
     DisplayUpdateWriter w(
@@ -220,15 +226,8 @@ TEST(RepaintBudget, StartsAtTwoStreamFramesAndFollowsTheClient) {
 // what changes elsewhere still goes at once; with pacing off it all goes in one update.
 TEST(DisplayUpdateWriterVideo, AnEndedStreamIsRepaintedInPartsWithinTheBudget) {
   Fixture f;
-  auto frame = std::make_shared<Frame>(640, 400);
-  frame->fill(frame->bounds(), bgrx(40, 60, 110));
   const Rect video{64, 64, 512, 288};
-  uint64_t h = 1;
-  for (int32_t y = video.y; y < video.bottom(); ++y)
-    for (int32_t x = video.x; x < video.right(); ++x) {
-      h = h * 6364136223846793005ull + 1442695040888963407ull;
-      frame->set_pixel(x, y, uint32_t(h >> 32) | 0xFF000000u);
-    }
+  auto frame = desktop_with_noise(video);
   struct Run {
     std::vector<uint64_t> update_bytes;  // lossless image bytes of each update after the stream ended
     bool typed_at_once = false;

@@ -524,11 +524,12 @@ def check_client_result(R, label, res, raws, out, count=SNAP_COUNT):
                            res["error"], res["events"], base.tail(out)))
 
 
-def start_demo(R, binary, workdir, servers, label, video_args):
-    """Serves the demo desktop; returns (server, t0_ms) or None (checked)."""
-    s = base.start_server(R, label, binary, workdir, "demo",
-                          ["--disable-ticketing", "--size",
-                           "%dx%d" % (WIDTH, HEIGHT), "--fps", str(FPS)] +
+def start_demo(R, binary, workdir, servers, label, video_args, source="demo"):
+    """Serves the demo desktop (or `source`, a trace:DIR of the same size);
+    returns (server, t0_ms) or None (checked)."""
+    size = ["--size", "%dx%d" % (WIDTH, HEIGHT)] if source == "demo" else []
+    s = base.start_server(R, label, binary, workdir, source,
+                          ["--disable-ticketing", "--fps", str(FPS)] + size +
                           video_args, servers)
     if not s:
         return None
@@ -952,18 +953,12 @@ def drag_case(R, binary, workdir, servers, figures):
                    rec.returncode == 0,
                    rec.stdout.decode("utf-8", "replace")[-2000:]):
         return
-    s = base.start_server(R, label, binary, workdir, "trace:" + trace,
-                          ["--disable-ticketing", "--fps", str(FPS),
-                           "--video-codec", "h264", "--encoder-backend",
-                           "ffmpeg"], servers)
-    if not s:
+    started = start_demo(R, binary, workdir, servers, label,
+                         ["--video-codec", "h264", "--encoder-backend",
+                          "ffmpeg"], source="trace:" + trace)
+    if not started:
         return
-    m = wait_for(s, T0_RE)
-    if not R.check(label + ": server logs the time of tick 0", m is not None,
-                   "" if m else base.tail(s.log())):
-        base.stop_server(R, label, s)
-        return
-    t0_ms = unwrap_t0(int(m.group(1)))
+    s, t0_ms = started
     prm = snapshot_params(t0_ms, count=DRAG_SNAPS)
     prm["cycle_ticks"] = 10 ** 9   # one pass: the trace then holds its last frame
     prm["window"] = list(DRAG_WINDOW_S)

@@ -993,6 +993,31 @@ def video_window(w, h):
     return (int(w * 0.52), int(h * 0.14), int(w * 0.43), int(h * 0.46))
 
 
+def start_demo_vnc(env, label, extra):
+    """Serves the demo over VNC (None) with websockify in front; returns
+    (server, websockify, t0_mono, offset_ms) or None (checked and cleaned
+    up). t0_mono is tick 0 in monotonic ms; offset_ms is epoch - monotonic."""
+    s = env.start_server(label, "demo", "none",
+                         ["--size", "%dx%d" % (DEMO_W, DEMO_H), "--fps",
+                          str(FPS)] + list(extra))
+    if not s:
+        return None
+    m = sv.wait_for(s, sv.T0_RE)
+    if not R.check(label + ": server logs the time of tick 0", m is not None,
+                   "" if m else tail(s.log())):
+        env.stop_server(label, s)
+        return None
+    t0_mono = sv.unwrap_t0(int(m.group(1)))
+    offset_ms = (time.time() - time.monotonic()) * 1000.0
+    ws = Websockify(env.workdir, label, s.port)
+    if not R.check(label + ": websockify listens", ws.ok,
+                   read_text(ws.log_path)[-500:]):
+        ws.stop()
+        env.stop_server(label, s)
+        return None
+    return s, ws, t0_mono, offset_ms
+
+
 START_FRAMES_MAX = 3              # a video that starts: H.264 within 3 frames
 START_SLACK_MS = 15.0              # decoding and the page's 4 ms poll
 
@@ -1005,25 +1030,11 @@ def novnc_start_case(env, nv, frames):
     the picture outside the lossy rects equals a source frame exactly."""
     label = "start-h264"
     t_case = time.monotonic()
-    s = env.start_server(label, "demo", "none",
-                         ["--size", "%dx%d" % (DEMO_W, DEMO_H), "--fps",
-                          str(FPS)])
-    if not s:
+    started = start_demo_vnc(env, label, [])
+    if not started:
         return
-    m = sv.wait_for(s, sv.T0_RE)
-    if not R.check(label + ": server logs the time of tick 0", m is not None,
-                   "" if m else tail(s.log())):
-        env.stop_server(label, s)
-        return
-    t0_mono = sv.unwrap_t0(int(m.group(1)))
-    offset_ms = (time.time() - time.monotonic()) * 1000.0
+    s, ws, t0_mono, offset_ms = started
     t0_epoch = t0_mono + offset_ms
-    ws = Websockify(env.workdir, label, s.port)
-    if not R.check(label + ": websockify listens", ws.ok,
-                   read_text(ws.log_path)[-500:]):
-        ws.stop()
-        env.stop_server(label, s)
-        return
     tick_ms = 1000.0 / FPS
     pause_epoch = t0_epoch + sv.PLAY_TICKS * tick_ms
     resume_epoch = t0_epoch + sv.CYCLE_TICKS * tick_ms
@@ -1086,25 +1097,11 @@ def novnc_video_case(env, nv, frames, label, drop, want_h264, tightpng=False):
     plays and one after it stopped. Without H.264, motion comes as Tight
     JPEG, or with tightpng=True (Tight taken out) as TightPNG JPEG."""
     t_case = time.monotonic()
-    s = env.start_server(label, "demo", "none",
-                         ["--size", "%dx%d" % (DEMO_W, DEMO_H), "--fps",
-                          str(FPS), "--frames", str(DEMO_FRAMES)])
-    if not s:
+    started = start_demo_vnc(env, label, ["--frames", str(DEMO_FRAMES)])
+    if not started:
         return
-    m = sv.wait_for(s, sv.T0_RE)
-    if not R.check(label + ": server logs the time of tick 0", m is not None,
-                   "" if m else tail(s.log())):
-        env.stop_server(label, s)
-        return
-    t0_mono = sv.unwrap_t0(int(m.group(1)))           # monotonic ms
-    offset_ms = (time.time() - time.monotonic()) * 1000.0  # epoch - monotonic
+    s, ws, t0_mono, offset_ms = started
     t0_epoch = t0_mono + offset_ms
-    ws = Websockify(env.workdir, label, s.port)
-    if not R.check(label + ": websockify listens", ws.ok,
-                   read_text(ws.log_path)[-500:]):
-        ws.stop()
-        env.stop_server(label, s)
-        return
     end_epoch = t0_epoch + (DEMO_FRAMES - 1) * 1000.0 / FPS
     final_at = end_epoch + LOSSLESS_AFTER_MS + FINAL_MARGIN_MS
     # Video snapshots when their tick is due (later if the connection is

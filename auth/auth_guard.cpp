@@ -103,7 +103,12 @@ void AuthGuard::Slot::watch(SilenceFn silent, std::function<void()> close) {
   close_ = std::move(close);
 }
 
-bool AuthGuard::evict_one(const std::vector<Slot*>& candidates, std::string* evicted) {
+bool AuthGuard::Slot::evicted() const {
+  std::lock_guard lock(guard_->mu_);
+  return evicted_;
+}
+
+bool AuthGuard::evict_one(const std::vector<Slot*>& candidates, const std::string& admitting, std::string* evicted) {
   Slot* stalest = nullptr;
   std::chrono::milliseconds longest{-1};
   for (Slot* s : candidates) {
@@ -117,6 +122,8 @@ bool AuthGuard::evict_one(const std::vector<Slot*>& candidates, std::string* evi
   if (it != records_.end()) {
     std::erase(it->second.slots, stalest);
     if (it->second.pending) --it->second.pending;
+    // Another address's record with nothing left to count goes (admit still holds its own).
+    if (it->second.pending == 0 && it->second.failures == 0 && it->first != admitting) records_.erase(it);
   }
   if (pending_) --pending_;
   ++evictions_;
@@ -140,7 +147,7 @@ std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& peer, Clock
     return nullptr;
   }
   if (it != records_.end() && it->second.pending >= limits_.max_unauthenticated_per_address &&
-      !evict_one(it->second.slots, evicted)) {
+      !evict_one(it->second.slots, address, evicted)) {
     if (why)
       *why = fmt::format("{} connections from {} are already authenticating (limit per address)", it->second.pending,
                          address);
@@ -149,7 +156,7 @@ std::unique_ptr<AuthGuard::Slot> AuthGuard::admit(const std::string& peer, Clock
   if (pending_ >= limits_.max_unauthenticated) {
     std::vector<Slot*> all;
     for (auto& [k, r] : records_) all.insert(all.end(), r.slots.begin(), r.slots.end());
-    if (!evict_one(all, evicted)) {
+    if (!evict_one(all, address, evicted)) {
       if (why) *why = fmt::format("{} connections are already authenticating (limit)", pending_);
       return nullptr;
     }

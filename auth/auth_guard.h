@@ -72,6 +72,8 @@ class AuthGuard {
     // from another thread. Both are called under the guard's lock, only until this slot is
     // released: release it before what they refer to goes away.
     void watch(SilenceFn silent, std::function<void()> close);
+    // Closed by the guard to make room for another connection.
+    bool evicted() const;
 
    private:
     friend class AuthGuard;
@@ -120,7 +122,7 @@ class AuthGuard {
   void release(Slot* slot);
   // Closes the watched slot silent longest among `candidates` (at least evict_silent_after);
   // false when there is none. Under mu_.
-  bool evict_one(const std::vector<Slot*>& candidates, std::string* evicted);
+  bool evict_one(const std::vector<Slot*>& candidates, const std::string& admitting, std::string* evicted);
   void prune(Clock::time_point now);
 
   AuthLimits limits_;

@@ -270,6 +270,24 @@ TEST(SocketLiveness, KeepaliveAndUnackedTimeoutAreSet) {
   ::close(l);
 }
 
+// Silence counts against a peer only while it is its turn: not while the server works for it.
+TEST(SocketLiveness, SilenceDoesNotCountWhileTheServerIsBusy) {
+  int l = net::listen_tcp("127.0.0.1", 0);
+  ASSERT_GE(l, 0);
+  RawConn c(net::local_port(l));
+  int fd = ::accept(l, nullptr, nullptr);
+  ASSERT_GE(fd, 0);
+  net::Socket s(fd);
+  std::this_thread::sleep_for(60ms);
+  EXPECT_GE(s.silent_for(), 40ms);
+  {
+    net::Socket::Busy busy(s);
+    EXPECT_EQ(s.silent_for(), 0ms);
+  }
+  EXPECT_GE(s.silent_for(), 40ms);
+  ::close(l);
+}
+
 // A peer that closes is a typed error that says how much of the read had come.
 TEST(SocketLiveness, APeerThatClosesIsATypedError) {
   int fds[2];

@@ -151,6 +151,7 @@ void Socket::write_all(std::span<const uint8_t> a, std::span<const uint8_t> b) {
 void Socket::shutdown() { ::shutdown(fd_, SHUT_RDWR); }
 
 std::chrono::milliseconds Socket::silent_for() const {
+  if (busy_.load() > 0) return std::chrono::milliseconds(0);
   tcp_info info{};
   socklen_t len = sizeof info;
   if (::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::chrono::milliseconds(0);

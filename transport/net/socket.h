@@ -4,6 +4,7 @@
 // send timeout so a client that stops reading cannot hold a sender forever). A security layer
 // (TLS, or a SASL layer) can be put under the protocol once it is negotiated; the descriptor is
 // non-blocking underneath so that one thread can read while another writes through it.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <cstdint>
@@ -44,8 +45,20 @@ class Socket {
   // Wakes any thread blocked on this socket; later calls fail.
   void shutdown();
   // How long the peer has sent nothing (the kernel's count, so bytes still unread and a TLS
-  // handshake in progress count as something); 0 when the kernel cannot say.
+  // handshake in progress count as something); 0 when the kernel cannot say, and while the
+  // server itself is busy for this connection (a Busy is alive): then the peer is waiting on us.
   std::chrono::milliseconds silent_for() const;
+  // Marks server-side work the peer waits for (a ticket key being made, a SASL backend call).
+  class Busy {
+   public:
+    explicit Busy(Socket& s) : s_(s) { ++s_.busy_; }
+    ~Busy() { --s_.busy_; }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+   private:
+    Socket& s_;
+  };
   const std::string& peer() const { return peer_; }
   // The peer's address without the port: what per-address limits count.
   const std::string& peer_host() const { return peer_host_; }
@@ -59,6 +72,7 @@ class Socket {
   std::chrono::milliseconds send_timeout_{10000};
   std::unique_ptr<SecureLayer> layer_;
   std::mutex write_mu_;
+  std::atomic<int> busy_{0};
 };
 
 using Deadline = std::chrono::steady_clock::time_point;

@@ -164,7 +164,8 @@ void DisplayUpdateWriter::send_repaint(const Frame& f, Clock::time_point now) {
     for (int32_t y = r.y; y < r.bottom() && spent() < budget;) {
       const double expected_row = std::max(1.0, row_bytes * repaint_ratio_);
       const int64_t rows = std::min<int64_t>(int64_t(double(budget) * 0.9 / expected_row), 2 * budget / int64_t(row_bytes));
-      const Rect part{r.x, y, r.width, int32_t(std::clamp<int64_t>(rows, 8, r.bottom() - y))};
+      // At least 8 rows, unless fewer are left.
+      const Rect part{r.x, y, r.width, int32_t(std::min<int64_t>(std::max<int64_t>(rows, 8), r.bottom() - y))};
       const uint64_t before = sent_.bytes;
       send_rect(f, part);
       owed_.subtract(Region(part));

@@ -67,7 +67,11 @@ SaslOutcome run_sasl_exchange(Socket& socket, SaslAuth& sasl, Deadline deadline)
   auto in = read_sasl_data(socket, deadline, "SASL start data");
   SaslAuth::Step st;
   try {
-    st = sasl.start(mech, in);
+    auto backend = [&](auto call) {
+      Socket::Busy busy(socket);  // the client waits on Cyrus's backend, not we on it
+      return call();
+    };
+    st = backend([&] { return sasl.start(mech, in); });
     for (;;) {
       WireWriter reply;
       auto out = encode_sasl_data(st.out);
@@ -75,7 +79,7 @@ SaslOutcome run_sasl_exchange(Socket& socket, SaslAuth& sasl, Deadline deadline)
       socket.write_all(reply.take());
       if (st.done) break;
       in = read_sasl_data(socket, deadline, "SASL step data");
-      st = sasl.step(in);
+      st = backend([&] { return sasl.step(in); });
     }
     sasl.check_strength();
   } catch (const SaslError& e) {

@@ -65,6 +65,7 @@ struct SpiceServer::Pending {
   std::string owner;               // the identity a session is tied to
   bool awaiting_ticket = false;    // holds a key made for it, has not sent a good ticket yet
   bool failure_counted = false;
+  AuthGuard::Slot* slot = nullptr;  // un-watched once authenticated, before the socket changes hands
 };
 
 SpiceServer::SpiceServer(SpiceServerConfig config, FrameHub& hub, TicketPolicy policy, InputSink input)
@@ -214,31 +215,36 @@ void SpiceServer::accept_loop() {
 
 void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot) {
   Socket* raw = socket.get();
-  // The slot is released below before the socket goes.
+  // link() may hand the socket to a channel that is gone by the time an error reaches the
+  // handlers below: they use these copies, and write only for errors from before the handover.
+  const std::string peer = raw->peer(), host = raw->peer_host();
+  // Un-watched once authenticated (link()), before the socket can go.
   slot->watch([raw] { return raw->silent_for(); }, [raw] { raw->shutdown(); });
   std::shared_ptr<Channel> channel;
   Pending p;
+  p.slot = slot.get();
   p.tls = tls;
   p.started = std::chrono::steady_clock::now();
   p.deadline = p.started + config_.link_timeout;
   // Counted before the client hears of it, so an instant retry already meets the count.
   auto count_failure = [&] {
-    if (p.failure_counted) return;
+    // Closed by us to make room: its silence was no guess at a password.
+    if (p.failure_counted || slot->evicted()) return;
     p.failure_counted = true;
-    guard_->failed(raw->peer_host(), std::chrono::steady_clock::now(), p.who);
+    guard_->failed(host, std::chrono::steady_clock::now(), p.who);
   };
   try {
     if (tls) socket->set_layer(TlsLayer::accept(config_.tls, socket->fd(), p.deadline));
     channel = link(socket, p);
   } catch (const LinkError& e) {
-    spdlog::warn("spice {}: link refused ({}): {}", raw->peer(), link_error_name(e.code), e.what());
+    spdlog::warn("spice {}: link refused ({}): {}", peer, link_error_name(e.code), e.what());
     try {
       raw->write_all(build_link_reply(e.code, {}, {}, {}));
     } catch (const ProtocolError&) {
     }
   } catch (const AuthFailure& e) {
     count_failure();
-    spdlog::warn("spice {}: authentication failed: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("spice {}: authentication failed: {}; closing the connection", peer, e.what());
     if (e.reply) {
       try {
         raw->write_all(WireWriter().u32(*e.reply).take());
@@ -249,16 +255,16 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
     // A refused certificate or a stalled handshake counts; a peer that just hangs up at once (a
     // port scan, a health check, a client refusing our certificate) does not.
     if (e.counts_as_failure) count_failure();
-    spdlog::warn("spice {}: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("spice {}: {}; closing the connection", peer, e.what());
   } catch (const TimeoutError& e) {
     count_failure();
-    spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("spice {}: link failed: {}; closing the connection", peer, e.what());
   } catch (const ProtocolError& e) {
     // Hanging up on a key made for it: counted, or keys would be a free way to burn our CPU.
     if (p.awaiting_ticket) count_failure();
-    spdlog::warn("spice {}: link failed: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("spice {}: link failed: {}; closing the connection", peer, e.what());
   } catch (const std::exception& e) {
-    spdlog::error("spice {}: internal error during link: {}", raw->peer(), e.what());
+    spdlog::error("spice {}: internal error during link: {}", peer, e.what());
   }
   // A connection that held a link-stage slot for half the deadline without authenticating
   // counts however it ended: otherwise hanging up just before the deadline holds slots for free.
@@ -266,7 +272,7 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
     count_failure();
     spdlog::warn("spice {}: spent {} ms in the link stage without authenticating: counted as a failed "
                  "authentication",
-                 raw->peer(),
+                 peer,
                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p.started)
                      .count());
   }
@@ -352,6 +358,7 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned, Pendi
   // A key of its own for every link: a ticket recorded on one connection decrypts on no other.
   std::optional<TicketKey> fresh;
   if (keys_) {
+    Socket::Busy busy(socket);  // the client waits on us, not we on it
     fresh = keys_->take(p.deadline);
     if (!fresh) throw TimeoutError("no ticket key could be made before the link deadline (too many links at once)");
   }
@@ -404,6 +411,8 @@ std::shared_ptr<Channel> SpiceServer::link(std::unique_ptr<Socket>& owned, Pendi
     throw;
   }
   socket.set_send_timeout(config_.send_timeout);
+  // Authenticated: no longer a connection to evict, and the socket is about to change hands.
+  if (p.slot) p.slot->watch({}, {});
 
   std::shared_ptr<Channel> ch;
   switch (m.channel_type) {

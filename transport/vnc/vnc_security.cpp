@@ -129,7 +129,10 @@ AuthGuard::Identity plain_auth(Exchange& x, std::string* log) {
   bool ok;
   if (x.cfg.sasl) {
     SaslAuth sasl("vnc", sasl_address(x.s.fd(), true), sasl_address(x.s.fd(), false), 1);
-    ok = sasl.check_password(user, pass);
+    {
+      Socket::Busy busy(x.s);  // the client waits on Cyrus's backend, not we on it
+      ok = sasl.check_password(user, pass);
+    }
     // The name Cyrus canonicalised, as SASL logins on either protocol count it.
     if (auto canonical = sasl.claimed_user()) who = AuthGuard::user(*canonical);
   } else {
@@ -196,12 +199,16 @@ AuthGuard::Identity sasl_auth(Exchange& x, unsigned tls_bits, std::string* log) 
   };
   SaslAuth::Step st;
   try {
-    st = sasl.start(mech, in);
+    auto backend = [&](auto call) {
+      Socket::Busy busy(s);  // the client waits on Cyrus's backend, not we on it
+      return call();
+    };
+    st = backend([&] { return sasl.start(mech, in); });
     for (;;) {
       write_sasl_reply(s, st);
       if (st.done) break;
       in = read_sasl_data(s, x.d, "SASL step data");
-      st = sasl.step(in);
+      st = backend([&] { return sasl.step(in); });
     }
   } catch (const SaslError& e) {
     drop_credentials(x, claimed(), e.what());

@@ -100,41 +100,46 @@ void VncServer::accept_loop() {
 
 void VncServer::serve(std::unique_ptr<net::Socket> socket, std::unique_ptr<AuthGuard::Slot> slot) {
   net::Socket* raw = socket.get();
-  // The slot is released below before the socket goes.
+  // The connection takes the socket and may be gone by the time an error reaches the handlers
+  // below: they use these copies.
+  const std::string peer = raw->peer(), host = raw->peer_host();
+  // Un-watched once authenticated, before the socket changes hands.
   slot->watch([raw] { return raw->silent_for(); }, [raw] { raw->shutdown(); });
   std::unique_ptr<VncConnection> conn;
   auto now = [] { return std::chrono::steady_clock::now(); };
   const auto started = now();
   bool counted = false;
   auto count_failure = [&](const AuthGuard::Identity& who) {
-    if (counted) return;
+    // Closed by us to make room: its silence was no guess at a password.
+    if (counted || slot->evicted()) return;
     counted = true;
-    guard_->failed(raw->peer_host(), now(), who);
+    guard_->failed(host, now(), who);
   };
   try {
     HandshakeResult hs = run_security(*socket, config_.security, started + config_.link_timeout, count_failure);
-    guard_->succeeded(raw->peer_host(), hs.who);
+    guard_->succeeded(host, hs.who);
+    slot->watch({}, {});
     conn = std::make_unique<VncConnection>(config_.session, hub_, input_, std::move(socket), hs.minor, hs.auth);
   } catch (const AuthRefused& e) {
     count_failure(e.who);  // normally counted already, before the client was told
-    spdlog::warn("vnc {}: authentication failed: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("vnc {}: authentication failed: {}; closing the connection", peer, e.what());
   } catch (const SecureLayerError& e) {
     if (e.counts_as_failure) count_failure(std::nullopt);
-    spdlog::warn("vnc {}: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("vnc {}: {}; closing the connection", peer, e.what());
   } catch (const net::TimeoutError& e) {
     count_failure(std::nullopt);
-    spdlog::warn("vnc {}: handshake failed: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("vnc {}: handshake failed: {}; closing the connection", peer, e.what());
   } catch (const net::ProtocolError& e) {
-    spdlog::warn("vnc {}: handshake failed: {}; closing the connection", raw->peer(), e.what());
+    spdlog::warn("vnc {}: handshake failed: {}; closing the connection", peer, e.what());
   } catch (const std::exception& e) {
-    spdlog::error("vnc {}: internal error during the handshake: {}", raw->peer(), e.what());
+    spdlog::error("vnc {}: internal error during the handshake: {}", peer, e.what());
   }
   // Half the deadline spent without authenticating counts however the connection ended, so that
   // hanging up just before the deadline does not hold link-stage slots for free.
   if (!conn && !counted && now() - started >= config_.link_timeout / 2) {
     count_failure(std::nullopt);
     spdlog::warn("vnc {}: spent {} ms in the handshake without authenticating: counted as a failed authentication",
-                 raw->peer(), std::chrono::duration_cast<std::chrono::milliseconds>(now() - started).count());
+                 peer, std::chrono::duration_cast<std::chrono::milliseconds>(now() - started).count());
   }
   slot.reset();
   if (conn) conn->run();

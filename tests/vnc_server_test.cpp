@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "auth/vnc_des.h"
 #include "capture/capture_loop.h"
 #include "capture/demo_source.h"
+#include "capture/frame_source.h"
 #include "core/log.h"
 #include "tests/log_capture.h"
 #include "tests/rfb_test_client.h"
@@ -355,6 +357,90 @@ TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
   asking = false;
   ask.join();
   EXPECT_EQ(raw_frame(*a).size(), 96u * 64 * 4);
+  loop.stop();
+}
+
+// Two 96x64 pictures in turn, every tick.
+class AlternatingSource final : public FrameSource {
+ public:
+  AlternatingSource() {
+    for (int i = 0; i < 2; ++i) {
+      auto f = std::make_shared<Frame>(96, 64);
+      f->fill(f->bounds(), bgrx(uint8_t(i * 200), 40, 90));
+      frames_[i] = f;
+    }
+  }
+  std::string description() const override { return "alternating"; }
+  Size size() const override { return {96, 64}; }
+  CapturedFrame capture(uint64_t index) override { return {frames_[index % 2], Region(frames_[0]->bounds())}; }
+
+ private:
+  FramePtr frames_[2];
+};
+
+// A viewer reading 10 KB/s costs another viewer less than a tenth of its updates a second.
+TEST_F(VncServerTest, AViewerReading10KBsCostsOthersUnderATenthOfTheirFrameRate) {
+  AlternatingSource src;
+  CaptureLoop loop(src, hub, 30);
+  loop.start();
+  VncServerConfig cfg;
+  cfg.port = 0;
+  cfg.security = none();
+  server = std::make_unique<VncServer>(cfg, hub, [](const InputEvent&) {});
+  server->start();
+  auto raw_only = BeWriter().u8(2).u8(0).u16(1).s32(0).take();
+  // Updates a client that asks again after each one gets in `over` (Raw, 32-bit pixels).
+  auto fast = Rfb::open_none(server->port());
+  fast->send(raw_only);
+  auto updates = [&](std::chrono::milliseconds over) {
+    int n = 0;
+    const auto end = std::chrono::steady_clock::now() + over;
+    while (std::chrono::steady_clock::now() < end) {
+      fast->send(BeWriter().u8(3).u8(n > 0).u16(0).u16(0).u16(96).u16(64).take());
+      auto head = fast->bytes(4);
+      if (head.size() != 4 || head[0] != 0) return -1;
+      for (size_t i = 0, rects = size_t(head[2]) << 8 | head[3]; i < rects; ++i) {
+        auto rh = fast->bytes(12);
+        if (rh.size() != 12) return -1;
+        BeReader r(rh, "rect");
+        r.u16(), r.u16();
+        int w = r.u16(), h = r.u16();
+        if (fast->bytes(size_t(w) * size_t(h) * 4).size() != size_t(w) * size_t(h) * 4) return -1;
+      }
+      ++n;
+    }
+    return n;
+  };
+  updates(500ms);
+  const double alone = updates(2000ms) / 2.0;
+  // The slow viewer asks for whole pictures all along and drains its socket at 10 KB/s.
+  auto slow = Rfb::open_none(server->port());
+  int small = 4096;
+  setsockopt(slow->fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  slow->send(raw_only);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> slow_bytes{0};
+  std::thread reader([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto fur = BeWriter().u8(3).u8(0).u16(0).u16(0).u16(96).u16(64).take();
+    uint8_t buf[1024];
+    while (!stop) {
+      (void)!::send(slow->fd_, fur.data(), fur.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t k = ::recv(slow->fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (k > 0) slow_bytes += uint64_t(k);
+      auto due = t0 + std::chrono::milliseconds(slow_bytes / 10);
+      do std::this_thread::sleep_for(10ms);
+      while (!stop && std::chrono::steady_clock::now() < due);
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  const double shared = updates(2000ms) / 2.0;
+  stop = true;
+  reader.join();
+  std::printf("fast viewer: %.1f updates/s alone, %.1f beside a 10 KB/s viewer (which got %llu bytes)\n", alone,
+              shared, static_cast<unsigned long long>(slow_bytes.load()));
+  EXPECT_GT(alone, 20.0);
+  EXPECT_GE(shared, 0.9 * alone);
   loop.stop();
 }
 

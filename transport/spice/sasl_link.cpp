@@ -9,46 +9,6 @@
 
 namespace tessera::spice {
 
-namespace {
-uint32_t read_u32(Socket& s, Deadline d, const char* what) {
-  uint8_t b[4];
-  s.read_exact(b, 4, time_left(d), what);
-  return WireReader(b, what).u32();
-}
-}  // namespace
-
-std::string read_sasl_mechname(Socket& s, Deadline d) {
-  uint32_t len = read_u32(s, d, "SASL mechanism name length");
-  if (len == 0 || len > kSaslMaxMechNameBytes)
-    throw ProtocolError(fmt::format("SASL mechanism name of {} bytes (must be 1..{})", len, kSaslMaxMechNameBytes));
-  std::string name(len, '\0');
-  s.read_exact(name.data(), len, time_left(d), "SASL mechanism name");
-  for (char c : name)
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      throw ProtocolError("SASL mechanism name holds a character outside A-Z, 0-9, '-', '_'");
-  return name;
-}
-
-std::optional<std::string> read_sasl_data(Socket& s, Deadline d, const char* what) {
-  uint32_t len = read_u32(s, d, what);
-  if (len == 0) return std::nullopt;
-  if (len > kSaslMaxDataBytes)
-    throw ProtocolError(fmt::format("{} of {} bytes (limit {})", what, len, kSaslMaxDataBytes));
-  std::string data(len, '\0');
-  s.read_exact(data.data(), len, time_left(d), what);
-  data.pop_back();
-  return data;
-}
-
-std::vector<uint8_t> encode_sasl_data(const std::optional<std::string>& data) {
-  WireWriter w;
-  if (!data) return w.u32(0).take();
-  w.u32(uint32_t(data->size() + 1));
-  w.bytes(std::span(reinterpret_cast<const uint8_t*>(data->data()), data->size()));
-  w.u8(0);
-  return w.take();
-}
-
 SaslOutcome run_sasl_exchange(Socket& socket, SaslAuth& sasl, Deadline deadline) {
   std::string list;
   for (const auto& m : sasl.mechanisms()) list += "," + m;

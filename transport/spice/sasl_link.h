@@ -7,13 +7,14 @@
 #include <string>
 
 #include "auth/sasl_auth.h"
+#include "transport/net/sasl_framing.h"
 #include "transport/net/socket.h"
 #include "transport/spice/wire.h"
 
 namespace tessera::spice {
 
-constexpr size_t kSaslMaxMechNameBytes = 100;  // as spice-gtk and spice-server
-constexpr size_t kSaslMaxDataBytes = 64 * 1024;  // a Kerberos ticket with a large PAC fits
+using net::kSaslMaxDataBytes;
+using net::kSaslMaxMechNameBytes;
 
 // Credentials refused, or no usable mechanism: counts against the client's address.
 struct AuthFailure : ProtocolError {
@@ -26,12 +27,18 @@ using net::Deadline;
 using net::Socket;
 using net::time_left;
 
-// Framing pieces (public for tests). Throw ProtocolError naming the bad field. The byte that
-// closes client data is dropped unseen: spice-gtk sends one byte past binary tokens (GSSAPI)
-// rather than a NUL, and spice-server ignores it too.
-std::string read_sasl_mechname(Socket& s, Deadline d);
-std::optional<std::string> read_sasl_data(Socket& s, Deadline d, const char* what);
-std::vector<uint8_t> encode_sasl_data(const std::optional<std::string>& data);
+// The framing in SPICE's byte order (transport/net/sasl_framing; public for tests). The byte
+// that closes client data is dropped unseen: spice-gtk sends one byte past binary tokens
+// (GSSAPI) rather than a NUL, and spice-server ignores it too.
+inline std::string read_sasl_mechname(Socket& s, Deadline d) {
+  return net::read_sasl_mechname(s, d, net::ByteOrder::Little);
+}
+inline std::optional<std::string> read_sasl_data(Socket& s, Deadline d, const char* what) {
+  return net::read_sasl_data(s, d, what, net::ByteOrder::Little);
+}
+inline std::vector<uint8_t> encode_sasl_data(const std::optional<std::string>& data) {
+  return net::encode_sasl_data(data, net::ByteOrder::Little);
+}
 
 // Runs the whole exchange: mechanism list, start, steps, the strength check, and the clear
 // "accepted" word. On a connection without TLS it then puts the negotiated security layer on

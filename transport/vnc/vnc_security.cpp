@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "auth/sasl_auth.h"
+#include "transport/net/sasl_framing.h"
 #include "auth/tls_layer.h"
 #include "auth/vnc_des.h"
 #include "core/log.h"
@@ -47,8 +48,6 @@ const MethodInfo& info(Method m) {
 }
 
 constexpr size_t kMaxPlainField = 1024;
-constexpr size_t kMaxSaslData = 64 * 1024;
-constexpr size_t kMaxMechName = 100;
 
 uint8_t read_u8(Socket& s, Deadline d, const char* what) {
   uint8_t b;
@@ -152,25 +151,15 @@ AuthGuard::Identity plain_auth(Exchange& x, std::string* log) {
   return who;
 }
 
-// QEMU's SASL framing (big-endian lengths; client data counts one closing byte).
+// QEMU's SASL framing: the SPICE one in big-endian (transport/net/sasl_framing).
 std::optional<std::string> read_sasl_data(Socket& s, Deadline d, const char* what) {
-  uint32_t len = read_u32(s, d, what);
-  if (len == 0) return std::nullopt;
-  if (len > kMaxSaslData) throw net::ProtocolError(fmt::format("{} of {} bytes (limit {})", what, len, kMaxSaslData));
-  std::string v = read_string(s, d, len, what);
-  v.pop_back();  // the closing byte, not always a NUL (binary GSSAPI tokens)
-  return v;
+  return net::read_sasl_data(s, d, what, net::ByteOrder::Big);
 }
 
 void write_sasl_reply(Socket& s, const SaslAuth::Step& st) {
-  BeWriter w;
-  if (st.out) {
-    w.u32(uint32_t(st.out->size() + 1)).str(*st.out).u8(0);
-  } else {
-    w.u32(0);
-  }
-  w.u8(st.done ? 1 : 0);
-  s.write_all(w.take());
+  std::vector<uint8_t> w = net::encode_sasl_data(st.out, net::ByteOrder::Big);
+  w.push_back(st.done ? 1 : 0);
+  s.write_all(w);
 }
 
 AuthGuard::Identity sasl_auth(Exchange& x, unsigned tls_bits, std::string* log) {
@@ -185,13 +174,7 @@ AuthGuard::Identity sasl_auth(Exchange& x, unsigned tls_bits, std::string* log) 
                                 : "no configured SASL mechanism gives a security layer, which a connection without "
                                   "TLS needs");
   s.write_all(BeWriter().u32(uint32_t(list.size())).str(list).take());
-  uint32_t nlen = read_u32(s, x.d, "SASL mechanism name length");
-  if (nlen == 0 || nlen > kMaxMechName)
-    throw net::ProtocolError(fmt::format("SASL mechanism name of {} bytes (must be 1..{})", nlen, kMaxMechName));
-  std::string mech = read_string(s, x.d, nlen, "SASL mechanism name");
-  for (char c : mech)
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      throw net::ProtocolError("SASL mechanism name holds a character outside A-Z, 0-9, '-', '_'");
+  std::string mech = net::read_sasl_mechname(s, x.d, net::ByteOrder::Big);
   auto in = read_sasl_data(s, x.d, "SASL start data");
   auto claimed = [&]() -> AuthGuard::Identity {
     if (auto u = sasl.claimed_user()) return AuthGuard::user(*u);

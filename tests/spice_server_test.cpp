@@ -12,6 +12,7 @@
 #include "capture/frame_source.h"
 #include "capture/demo_source.h"
 #include "tests/log_capture.h"
+#include "transport/net/refusal_log.h"
 #include "tests/spice_test_client.h"
 #include "transport/spice/spice_server.h"
 
@@ -286,6 +287,21 @@ TEST(SocketLiveness, SilenceDoesNotCountWhileTheServerIsBusy) {
   }
   EXPECT_GE(s.silent_for(), 40ms);
   ::close(l);
+}
+
+// Refused connections: one log line a second at most, the next one counting the rest (SPICE
+// and VNC share this).
+TEST(RefusalLogTest, OneLineASecondCountingTheRest) {
+  LogCapture logs;
+  net::RefusalLog log("test");
+  auto t = net::RefusalLog::Clock::now();
+  for (int i = 0; i < 5; ++i) log.note("refusing " + std::to_string(i), t + std::chrono::milliseconds(i * 100));
+  log.note("refusing late", t + 1500ms);
+  EXPECT_EQ(log.total(), 6u);
+  const std::string all = logs.all();
+  EXPECT_NE(all.find("test: refusing 0"), std::string::npos);
+  EXPECT_EQ(all.find("refusing 1"), std::string::npos);
+  EXPECT_NE(all.find("test: refusing late (and 4 more refusals in the last second)"), std::string::npos) << all;
 }
 
 // A peer that closes is a typed error that says how much of the read had come.

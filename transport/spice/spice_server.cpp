@@ -151,21 +151,6 @@ size_t SpiceServer::session_count() const {
   return sessions_.size();
 }
 
-void SpiceServer::note_refusal(const std::string& why) {
-  // Under a flood, one line a second says enough.
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_refusal_log_ < std::chrono::seconds(1)) {
-    ++refusals_unlogged_;
-    return;
-  }
-  if (refusals_unlogged_)
-    spdlog::warn("spice: {} (and {} more refusals in the last second)", why, refusals_unlogged_);
-  else
-    spdlog::warn("spice: {}", why);
-  last_refusal_log_ = now;
-  refusals_unlogged_ = 0;
-}
-
 void SpiceServer::accept_loop() {
   while (!stopping_) {
     pollfd p[3] = {{wake_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}, {tls_listen_fd_, POLLIN, 0}};
@@ -188,12 +173,12 @@ void SpiceServer::accept_loop() {
       auto slot = guard_->admit(sock->peer_host(), std::chrono::steady_clock::now(), &why, &evicted);
       if (!evicted.empty()) spdlog::warn("spice: {} for {}", evicted, sock->peer());
       if (!slot) {
-        note_refusal(fmt::format("refusing {}: {}", sock->peer(), why));
+        refusals_.note(fmt::format("refusing {}: {}", sock->peer(), why));
         continue;
       }
       std::lock_guard lock(mu_);
       if (sockets_.size() >= config_.max_connections) {
-        note_refusal(fmt::format("refusing {}: {} connections open (limit)", sock->peer(), sockets_.size()));
+        refusals_.note(fmt::format("refusing {}: {} connections open (limit)", sock->peer(), sockets_.size()));
         continue;
       }
       Socket* raw = sock.get();
@@ -207,7 +192,7 @@ void SpiceServer::accept_loop() {
         // Out of threads: this connection is dropped (the lambda's socket closes); the rest go on.
         sockets_.erase(raw);
         --threads_;
-        note_refusal(fmt::format("cannot start a thread for a connection: {}", e.what()));
+        refusals_.note(fmt::format("cannot start a thread for a connection: {}", e.what()));
       }
     }
   }

@@ -18,6 +18,7 @@
 #include "auth/ticket_key_pool.h"
 #include "auth/ticket_policy.h"
 #include "auth/tls_context.h"
+#include "transport/net/refusal_log.h"
 #include "transport/spice/channel.h"
 
 namespace tessera::spice {
@@ -59,7 +60,6 @@ class SpiceServer {
   void serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot);
   std::shared_ptr<Channel> link(std::unique_ptr<Socket>& socket, Pending& p);
   void authenticate(Socket& socket, Pending& p, const LinkMessage& m, const TicketKey* key);
-  void note_refusal(const std::string& why);
 
   SpiceServerConfig config_;
   ChannelContext ctx_;
@@ -70,8 +70,7 @@ class SpiceServer {
   int listen_fd_ = -1, tls_listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   uint16_t port_ = 0, tls_port_ = 0;
-  std::chrono::steady_clock::time_point last_refusal_log_{};
-  size_t refusals_unlogged_ = 0;
+  net::RefusalLog refusals_{"spice"};
   std::thread acceptor_;
   std::atomic<bool> stopping_{false};
 

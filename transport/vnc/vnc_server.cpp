@@ -78,10 +78,7 @@ void VncServer::accept_loop() {
     std::lock_guard lock(mu_);
     if (!slot || sockets_.size() >= config_.max_connections) {
       if (slot) why = fmt::format("{} connections open (limit)", sockets_.size());
-      if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
-        spdlog::warn("vnc: refusing {}: {}", sock->peer(), why);
-        last_refusal_log_ = now;
-      }
+      refusals_.note(fmt::format("refusing {}: {}", sock->peer(), why), now);
       continue;
     }
     net::Socket* raw = sock.get();
@@ -93,7 +90,7 @@ void VncServer::accept_loop() {
     } catch (const std::system_error& e) {
       sockets_.erase(raw);
       --threads_;
-      spdlog::warn("vnc: cannot start a thread for a connection: {}", e.what());
+      refusals_.note(fmt::format("cannot start a thread for a connection: {}", e.what()));
     }
   }
 }

@@ -12,6 +12,7 @@
 #include "auth/auth_guard.h"
 #include "core/frame_hub.h"
 #include "core/input_event.h"
+#include "transport/net/refusal_log.h"
 #include "transport/vnc/vnc_connection.h"
 #include "transport/vnc/vnc_security.h"
 
@@ -54,7 +55,7 @@ class VncServer {
   std::condition_variable idle_cv_;
   std::set<net::Socket*> sockets_;
   size_t threads_ = 0;
-  std::chrono::steady_clock::time_point last_refusal_log_{};
+  net::RefusalLog refusals_{"vnc"};
 };
 
 }  // namespace tessera::vnc

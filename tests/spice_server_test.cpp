@@ -249,14 +249,25 @@ TEST_F(SpiceServerTest, MainChannelBringUp) {
   EXPECT_EQ(m.u16(), SPICE_MOUSE_MODE_SERVER);
 }
 
+// A server-side socket of a loopback connection (the client end stays open).
+class SocketLiveness : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    listener_ = net::listen_tcp("127.0.0.1", 0);
+    ASSERT_GE(listener_, 0);
+    client_ = std::make_unique<RawConn>(net::local_port(listener_));
+    fd = ::accept(listener_, nullptr, nullptr);
+    ASSERT_GE(fd, 0);
+    socket = std::make_unique<net::Socket>(fd);
+  }
+  void TearDown() override { ::close(listener_); }
+  int listener_ = -1, fd = -1;
+  std::unique_ptr<RawConn> client_;
+  std::unique_ptr<net::Socket> socket;
+};
+
 // Every connection asks the kernel to notice a peer that vanished without a FIN.
-TEST(SocketLiveness, KeepaliveAndUnackedTimeoutAreSet) {
-  int l = net::listen_tcp("127.0.0.1", 0);
-  ASSERT_GE(l, 0);
-  RawConn c(net::local_port(l));
-  int fd = ::accept(l, nullptr, nullptr);
-  ASSERT_GE(fd, 0);
-  net::Socket s(fd);
+TEST_F(SocketLiveness, KeepaliveAndUnackedTimeoutAreSet) {
   auto get = [&](int level, int name) {
     int v = -1;
     socklen_t n = sizeof v;
@@ -268,17 +279,11 @@ TEST(SocketLiveness, KeepaliveAndUnackedTimeoutAreSet) {
   EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPINTVL), net::Socket::kKeepAliveIntervalS);
   EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPCNT), net::Socket::kKeepAliveProbes);
   EXPECT_EQ(get(IPPROTO_TCP, TCP_USER_TIMEOUT), int(net::Socket::kUnackedTimeoutMs));
-  ::close(l);
 }
 
 // Silence counts against a peer only while it is its turn: not while the server works for it.
-TEST(SocketLiveness, SilenceDoesNotCountWhileTheServerIsBusy) {
-  int l = net::listen_tcp("127.0.0.1", 0);
-  ASSERT_GE(l, 0);
-  RawConn c(net::local_port(l));
-  int fd = ::accept(l, nullptr, nullptr);
-  ASSERT_GE(fd, 0);
-  net::Socket s(fd);
+TEST_F(SocketLiveness, SilenceDoesNotCountWhileTheServerIsBusy) {
+  net::Socket& s = *socket;
   std::this_thread::sleep_for(60ms);
   EXPECT_GE(s.silent_for(), 40ms);
   {
@@ -286,7 +291,6 @@ TEST(SocketLiveness, SilenceDoesNotCountWhileTheServerIsBusy) {
     EXPECT_EQ(s.silent_for(), 0ms);
   }
   EXPECT_GE(s.silent_for(), 40ms);
-  ::close(l);
 }
 
 // Refused connections: one log line a second at most, the next one counting the rest (SPICE
@@ -305,7 +309,7 @@ TEST(RefusalLogTest, OneLineASecondCountingTheRest) {
 }
 
 // A peer that closes is a typed error that says how much of the read had come.
-TEST(SocketLiveness, APeerThatClosesIsATypedError) {
+TEST(SocketErrors, APeerThatClosesIsATypedError) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
   net::Socket s(fds[0]);

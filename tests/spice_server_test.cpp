@@ -11,6 +11,7 @@
 #include "capture/capture_loop.h"
 #include "capture/frame_source.h"
 #include "capture/demo_source.h"
+#include "tests/alternating_source.h"
 #include "tests/log_capture.h"
 #include "transport/net/refusal_log.h"
 #include "tests/spice_test_client.h"
@@ -622,30 +623,13 @@ TEST_F(HostileInput, SilentClientTimesOutInTheLinkStage) {
 // ---- slow clients ------------------------------------------------------------------------
 
 // Two pictures in turn, every tick: each update is one whole-screen bitmap (image codec off).
-class AlternatingSource final : public FrameSource {
- public:
-  AlternatingSource() {
-    for (int i = 0; i < 2; ++i) {
-      auto f = std::make_shared<Frame>(320, 200);
-      f->fill(f->bounds(), bgrx(uint8_t(i * 200), 40, 90));
-      f->fill({10, 10, 100, 60}, bgrx(250, uint8_t(i * 100), 0));
-      frames_[i] = f;
-    }
-  }
-  std::string description() const override { return "alternating"; }
-  Size size() const override { return {320, 200}; }
-  CapturedFrame capture(uint64_t index) override { return {frames_[index % 2], Region(frames_[0]->bounds())}; }
-
- private:
-  FramePtr frames_[2];
-};
 
 // A viewer that reads 10 KB/s (a slow link) costs the other viewers less than a tenth of the
 // pictures they get per second.
 TEST_F(SpiceServerTest, AViewerReading10KBsCostsOthersUnderATenthOfTheirFrameRate) {
   SpiceServerConfig cfg;
   cfg.channel.image_codec = ImageCodec::Off;
-  AlternatingSource src;
+  AlternatingSource src({320, 200});
   loop = std::make_unique<CaptureLoop>(src, hub, 30);
   loop->start();
   start_static(TicketPolicy::disabled(), cfg);

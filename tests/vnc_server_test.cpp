@@ -19,6 +19,7 @@
 #include "capture/demo_source.h"
 #include "capture/frame_source.h"
 #include "core/log.h"
+#include "tests/alternating_source.h"
 #include "tests/log_capture.h"
 #include "tests/rfb_test_client.h"
 #include "transport/input/keysym.h"
@@ -361,26 +362,10 @@ TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
 }
 
 // Two 96x64 pictures in turn, every tick.
-class AlternatingSource final : public FrameSource {
- public:
-  AlternatingSource() {
-    for (int i = 0; i < 2; ++i) {
-      auto f = std::make_shared<Frame>(96, 64);
-      f->fill(f->bounds(), bgrx(uint8_t(i * 200), 40, 90));
-      frames_[i] = f;
-    }
-  }
-  std::string description() const override { return "alternating"; }
-  Size size() const override { return {96, 64}; }
-  CapturedFrame capture(uint64_t index) override { return {frames_[index % 2], Region(frames_[0]->bounds())}; }
-
- private:
-  FramePtr frames_[2];
-};
 
 // A viewer reading 10 KB/s costs another viewer less than a tenth of its updates a second.
 TEST_F(VncServerTest, AViewerReading10KBsCostsOthersUnderATenthOfTheirFrameRate) {
-  AlternatingSource src;
+  AlternatingSource src({96, 64});
   CaptureLoop loop(src, hub, 30);
   loop.start();
   VncServerConfig cfg;

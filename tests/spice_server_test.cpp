@@ -622,13 +622,11 @@ TEST_F(HostileInput, SilentClientTimesOutInTheLinkStage) {
 
 // ---- slow clients ------------------------------------------------------------------------
 
-// Two pictures in turn, every tick: each update is one whole-screen bitmap (image codec off).
-
 // A viewer that reads 10 KB/s (a slow link) costs the other viewers less than a tenth of the
 // pictures they get per second.
 TEST_F(SpiceServerTest, AViewerReading10KBsCostsOthersUnderATenthOfTheirFrameRate) {
   SpiceServerConfig cfg;
-  cfg.channel.image_codec = ImageCodec::Off;
+  cfg.channel.image_codec = ImageCodec::Off;  // each update one whole-screen bitmap
   AlternatingSource src({320, 200});
   loop = std::make_unique<CaptureLoop>(src, hub, 30);
   loop->start();

@@ -361,8 +361,6 @@ TEST_F(VncServerTest, ClientsShareTheDesktopAndASlowOneHoldsUpNobody) {
   loop.stop();
 }
 
-// Two 96x64 pictures in turn, every tick.
-
 // A viewer reading 10 KB/s costs another viewer less than a tenth of its updates a second.
 TEST_F(VncServerTest, AViewerReading10KBsCostsOthersUnderATenthOfTheirFrameRate) {
   AlternatingSource src({96, 64});

@@ -26,9 +26,10 @@ void DisplayChannel::on_stop() {
   if (!writer_) return;
   const auto& sent = writer_->counters();
   spdlog::info("{}: sent {} updates: {} draws ({} LZ4, {} palette, {} GLZ, {} from the client's cache), {} fills, "
-               "{} copy-bits, {} image bytes, {} cached images dropped; {}",
+               "{} copy-bits, {} image bytes, {} cached images dropped, {} paced repaints in {} parts; {}",
                tag(), sent.updates, sent.draws, sent.lz4_draws, sent.palette_draws, sent.glz_draws, sent.cache_hits,
-               sent.fills, sent.copies, sent.bytes, sent.cache_evictions, writer_->video().summary());
+               sent.fills, sent.copies, sent.bytes, sent.cache_evictions, sent.repaints, sent.repaint_parts,
+               writer_->video().summary());
 }
 
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {

@@ -59,7 +59,6 @@ class DisplayUpdateWriter {
   void note_round_trip(std::chrono::nanoseconds rtt) { pending_rtt_ns_ = rtt.count(); }
   // What the client still shows from ended streams (lossy) until the paced repaint reaches it.
   const Region& repaint_owed() const { return owed_; }
-  const RepaintBudget& repaint_budget() const { return repaint_budget_; }
   // The client's DISPLAY_PREFERRED_COMPRESSION (SPICE_IMAGE_COMPRESSION_*).
   void set_preferred_compression(uint8_t c) { preferred_compression_ = c; }
   // The pixmap cache size (pixels) from the client's DISPLAY_INIT, from any thread; it takes

@@ -118,14 +118,8 @@ bool AuthGuard::evict_one(const std::vector<Slot*>& candidates, const std::strin
   }
   if (!stalest) return false;
   stalest->evicted_ = true;
-  auto it = records_.find(stalest->address_);
-  if (it != records_.end()) {
-    std::erase(it->second.slots, stalest);
-    if (it->second.pending) --it->second.pending;
-    // Another address's record with nothing left to count goes (admit still holds its own).
-    if (it->second.pending == 0 && it->second.failures == 0 && it->first != admitting) records_.erase(it);
-  }
-  if (pending_) --pending_;
+  // Another address's record with nothing left to count goes; admit still holds its own.
+  forget(stalest, &admitting);
   ++evictions_;
   stalest->close_();
   if (evicted)
@@ -175,16 +169,21 @@ uint64_t AuthGuard::evictions() const {
   return evictions_;
 }
 
-void AuthGuard::release(Slot* slot) {
-  std::lock_guard lock(mu_);
-  if (slot->evicted_) return;  // already taken out of the counts
+void AuthGuard::forget(Slot* slot, const std::string* keep) {
   auto it = records_.find(slot->address_);
   if (it != records_.end()) {
     std::erase(it->second.slots, slot);
     if (it->second.pending) --it->second.pending;
   }
   if (pending_) --pending_;
-  if (it != records_.end() && it->second.pending == 0 && it->second.failures == 0) records_.erase(it);
+  if (it != records_.end() && it->second.pending == 0 && it->second.failures == 0 && !(keep && it->first == *keep))
+    records_.erase(it);
+}
+
+void AuthGuard::release(Slot* slot) {
+  std::lock_guard lock(mu_);
+  if (slot->evicted_) return;  // already taken out of the counts
+  forget(slot, nullptr);
 }
 
 void AuthGuard::failed(const std::string& peer, Clock::time_point now, const Identity& who) {

@@ -120,6 +120,9 @@ class AuthGuard {
     std::vector<Slot*> slots;  // the pending ones
   };
   void release(Slot* slot);
+  // Takes `slot` out of the counts; its record goes if nothing is left in it (unless it is the
+  // record of `keep`). Under mu_.
+  void forget(Slot* slot, const std::string* keep);
   // Closes the watched slot silent longest among `candidates` (at least evict_silent_after);
   // false when there is none. Under mu_.
   bool evict_one(const std::vector<Slot*>& candidates, const std::string& admitting, std::string* evicted);

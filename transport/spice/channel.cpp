@@ -140,6 +140,13 @@ void Channel::handle_common(uint16_t type, WireReader& body) {
   }
 }
 
+std::chrono::milliseconds Channel::ping_every() const {
+  // Three PINGs fit in the timeout, however short it was set.
+  auto every = ctx_.settings.ping_interval;
+  if (ctx_.settings.peer_timeout.count() > 0) every = std::min(every, ctx_.settings.peer_timeout / 3);
+  return every;
+}
+
 void Channel::keep_alive() {
   const auto now = std::chrono::steady_clock::now();
   const auto quiet = now - last_heard_;
@@ -147,9 +154,7 @@ void Channel::keep_alive() {
   if (timeout.count() > 0 && quiet >= timeout)
     throw ProtocolError(fmt::format("nothing from the client for {} ms, not even a PONG: it is gone",
                                     std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count()));
-  // Three PINGs fit in the timeout, however short it was set.
-  auto every = ctx_.settings.ping_interval;
-  if (timeout.count() > 0) every = std::min(every, timeout / 3);
+  const auto every = ping_every();
   if (quiet >= every && now - last_ping_ >= every) {
     send(SPICE_MSG_PING, ping(++ping_id_, uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                                                        now.time_since_epoch()).count())));
@@ -160,9 +165,8 @@ void Channel::keep_alive() {
 void Channel::read_loop() {
   const size_t header_bytes = mini_header_ ? 6 : 18;
   std::vector<uint8_t> header(header_bytes), body;
-  auto every = ctx_.settings.ping_interval;
-  if (ctx_.settings.peer_timeout.count() > 0) every = std::min(every, ctx_.settings.peer_timeout / 3);
-  const auto wait = std::min(std::chrono::milliseconds(1000), std::max(std::chrono::milliseconds(10), every / 2));
+  const auto wait =
+      std::min(std::chrono::milliseconds(1000), std::max(std::chrono::milliseconds(10), ping_every() / 2));
   last_heard_ = last_ping_ = std::chrono::steady_clock::now();
   while (!closed_) {
     if (!socket_->wait_readable(wait)) {

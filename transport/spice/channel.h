@@ -117,6 +117,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void read_loop();
   // While the client is quiet: PINGs every ping_interval, and the end after peer_timeout.
   void keep_alive();
+  std::chrono::milliseconds ping_every() const;
 
   std::unique_ptr<Socket> socket_;
   LinkMessage link_;

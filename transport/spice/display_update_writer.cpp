@@ -156,7 +156,7 @@ void DisplayUpdateWriter::send_repaint(const Frame& f, Clock::time_point now) {
   const int64_t budget = repaint_budget_.bytes();
   const uint64_t start = sent_.bytes;
   auto spent = [&] { return int64_t(sent_.bytes - start); };
-  // Parts sized to half the budget at the ratio the repaint compressed at so far (large
+  // Parts sized to 90 % of the budget at the ratio the repaint compressed at so far (large
   // images compress better than strips), and never above twice the budget raw: one update
   // overshoots its budget by one part at most.
   for (const Rect& r : owed_.rects()) {
@@ -253,11 +253,15 @@ void DisplayUpdateWriter::update(const Subscription::FrameUpdate& u, Clock::time
   }
 }
 
+DisplayUpdateWriter::Clock::time_point DisplayUpdateWriter::repaint_due() const {
+  // A quarter interval early, as stream frames: a tick that comes a little early still sends.
+  return last_repaint_ + repaint_budget_.interval() * 3 / 4;
+}
+
 std::optional<DisplayUpdateWriter::Clock::time_point> DisplayUpdateWriter::next_due() const {
   std::optional<Clock::time_point> due = video_->next_due();
   if (!owed_.empty()) {
-    // A quarter interval early, as stream frames: a tick that comes a little early still sends.
-    auto at = last_repaint_ + repaint_budget_.interval() * 3 / 4;
+    auto at = repaint_due();
     if (!due || at < *due) due = at;
   }
   return due;
@@ -272,7 +276,7 @@ void DisplayUpdateWriter::send_owed_frames(Clock::time_point now) {
     lost.subtract(owed_);
     send_lossless(*last_frame_, lost);
   }
-  if (!owed_.empty() && last_repaint_ + repaint_budget_.interval() * 3 / 4 <= now) {
+  if (!owed_.empty() && repaint_due() <= now) {
     steer_budget();
     send_repaint(*last_frame_, now);
   }

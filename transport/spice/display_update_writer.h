@@ -82,6 +82,7 @@ class DisplayUpdateWriter {
   void send_lossless(const Frame& f, const Region& region);
   void send_repaint(const Frame& f, Clock::time_point now);
   void steer_budget();
+  Clock::time_point repaint_due() const;  // when the next part of a paced repaint may go
   bool send_waiting(uint16_t type, const Body& body);
   void send_counted(uint16_t type, const Body& body);
 

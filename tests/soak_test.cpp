@@ -237,15 +237,18 @@ class SoakTest : public ::testing::Test {
   // Waits until the process's threads and descriptors stop falling (connections winding down).
   // Freed memory is handed back first, so that resident memory is what is still in use and not
   // what malloc keeps cached in its arenas from the last burst.
+  // Stable means unchanged for 3 s: longer than the servers' 2 s link and send timeouts, so a
+  // connection thread still blocked in one of them has ended before anything is counted.
   Usage settled() {
     ::malloc_trim(0);
     Usage u = usage();
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0, stable = 0; i < 80; ++i) {
       std::this_thread::sleep_for(250ms);
       ::malloc_trim(0);
       Usage v = usage();
-      if (v.threads == u.threads && v.fds == u.fds && i >= 3) return v;
+      stable = v.threads == u.threads && v.fds == u.fds ? stable + 1 : 0;
       u = v;
+      if (stable >= 12) return v;
     }
     return u;
   }

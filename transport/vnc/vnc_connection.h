@@ -4,7 +4,6 @@
 // from the shared frame hub. The sender writes one update at a time, so a slow client skips
 // frames (its damage accumulates in its subscription) and its memory never grows.
 #include <atomic>
-#include <map>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -14,8 +13,9 @@
 #include "core/frame_hub.h"
 #include "core/input_event.h"
 #include "transport/net/socket.h"
+#include "transport/vnc/client_message_reader.h"
 #include "transport/vnc/pixel_format.h"
-#include "transport/vnc/rect_encoder.h"
+#include "transport/vnc/update_writer.h"
 
 namespace tessera {
 class EncoderCatalog;
@@ -34,30 +34,36 @@ struct VncSettings {
   int video_bitrate_kbps = 8000;
 };
 
-class VncConnection {
+class VncConnection : private ClientMessageHandler {
  public:
   VncConnection(const VncSettings& settings, FrameHub& hub, InputSink input, std::unique_ptr<net::Socket> socket,
                 int minor, std::string auth);
-  ~VncConnection();
+  ~VncConnection() override;
   // Runs until the client leaves or breaks the protocol; logs why, returns normally.
   void run();
   void close();
   std::string tag() const;
 
  private:
-  struct Features;
   void read_loop();
   void send_loop();
   // Under mu_. Throws ProtocolError once a client that does not read has too many waiting.
   void queue_control(std::vector<uint8_t> message);
-  void handle_set_encodings(const std::vector<int32_t>& encodings);
-  void handle_pointer(uint8_t mask, uint16_t x, uint16_t y);
-  void key(uint32_t evdev, bool down);
-  void send_desktop_size(bool ext, int reason, int status, Size size);
-  // Sends the frame's damage plus `extra` (already-built pseudo-rects); false when there was
-  // nothing to send.
-  bool send_update(Subscription::FrameUpdate& u, bool full, const std::vector<uint8_t>& extra, size_t nextra);
-  void put_cursor_rect(const CursorState& c, const PixelFormat& pf, std::vector<uint8_t>& out) const;
+  void press(uint32_t evdev, bool down);
+  // Sends the frame's damage plus the pseudo-rects; false when there was nothing to send.
+  bool send_update(Subscription::FrameUpdate& u, bool full, const ExtraRects& extra);
+
+  // The client's messages, from read_client_message on the reader thread.
+  void set_pixel_format(const PixelFormat& pf) override;
+  void set_encodings(const std::vector<int32_t>& encodings) override;
+  void update_request(bool incremental, const Rect& area) override;
+  void key(uint32_t keysym, bool down) override;
+  void pointer(uint8_t buttons, uint16_t x, uint16_t y) override;
+  void cut_text(std::span<const uint8_t> latin1) override;
+  void enable_continuous_updates(bool on, const Rect& area) override;
+  void fence(uint32_t flags, std::span<const uint8_t> payload) override;
+  void set_desktop_size(uint16_t width, uint16_t height, const std::vector<ScreenLayout>& screens) override;
+  void qemu_key(uint32_t keysym, uint32_t xt, bool down) override;
 
   const VncSettings& settings_;
   FrameHub& hub_;
@@ -70,7 +76,8 @@ class VncConnection {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::unique_ptr<Features> f_;  // under mu_
+  ClientFeatures features_;                                      // under mu_
+  bool cursor_dirty_ = true, sent_fence_ = false, sent_end_cu_ = false;  // under mu_
   // Update requests are counted, and an update answers every request taken before it was built,
   // so a request that arrives while one is being sent is never lost.
   uint64_t fur_seq_ = 0, fur_answered_ = 0;
@@ -81,13 +88,9 @@ class VncConnection {
   Size size_{};                     // what the client was last told (under mu_)
   uint8_t buttons_ = 0;
   std::vector<uint32_t> held_keys_;
-  Region lossy_;  // what the client shows from JPEG or H.264 (sender only)
-  // One encoder per encoding for the connection's life: the client's zlib streams follow ours.
-  std::map<int32_t, std::unique_ptr<RectEncoder>> encoders_;  // sender only
-  std::unique_ptr<class H264Rects> video_;  // sender only
+  UpdateWriter writer_;  // sender only
   uint64_t last_cursor_serial_ = ~0ull;
   bool last_cursor_visible_ = false;
-  uint64_t updates_ = 0, bytes_ = 0, copies_ = 0, lossy_rects_ = 0, h264_frames_ = 0;
 };
 
 }  // namespace tessera::vnc

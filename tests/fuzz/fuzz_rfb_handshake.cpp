@@ -1,5 +1,7 @@
-// libFuzzer: the RFB handshake (version, security type, VeNCrypt negotiation, VNC authentication)
-// takes any bytes a client sends and ends with a result or a ProtocolError, never a crash.
+// libFuzzer: the RFB handshake (version, security type, VeNCrypt version and sub-type
+// negotiation, then the TLS handshake for TLS sub-types, VNC authentication) takes any bytes a
+// client sends and ends with a result or a ProtocolError, never a crash. What a client sends
+// inside TLS (Plain, SASL) is fuzz_credentials'.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 4096) return 0;
   static SecurityConfig cfg = [] {
     SecurityConfig c;
-    c.offer = {Method::None, Method::VncAuth};
+    c.offer = {Method::None, Method::VncAuth, Method::TlsPlain, Method::TlsVnc, Method::TlsNone};
+    c.anon = TlsContext::anonymous();
     c.password = "fuzz";
     c.allow_no_auth = true;
     return c;

@@ -281,6 +281,18 @@ void SecurityConfig::validate() const {
   }
 }
 
+AuthGuard::Identity run_plain(Socket& s, const SecurityConfig& cfg, int minor, Deadline d, const FailureHook& failed,
+                              std::string* log) {
+  Exchange x{s, cfg, minor, d, failed};
+  return plain_auth(x, log);
+}
+
+AuthGuard::Identity run_sasl(Socket& s, const SecurityConfig& cfg, int minor, unsigned tls_bits, Deadline d,
+                             const FailureHook& failed, std::string* log) {
+  Exchange x{s, cfg, minor, d, failed};
+  return sasl_auth(x, tls_bits, log);
+}
+
 RfbVersion parse_rfb_version(std::span<const uint8_t> v) {
   // Exactly "RFB ddd.ddd\n": read by hand, the buffer is not a terminated string.
   auto digits = [&](size_t at) {

@@ -75,4 +75,16 @@ RfbVersion parse_rfb_version(std::span<const uint8_t> twelve);
 HandshakeResult run_security(Socket& socket, const SecurityConfig& cfg, Deadline deadline,
                              const FailureHook& failed = {});
 
+// The inner exchanges run_security ends with, once the security type (and TLS, for VeNCrypt) is
+// settled; public for tests and the fuzzer. Each sends SecurityResult "ok" and returns who logged
+// in (appending "as NAME" to `log`), or answers as `minor` expects and throws.
+// Plain: user name and password lengths, then both; checked by Cyrus with cfg.sasl, else
+// against the password file.
+AuthGuard::Identity run_plain(Socket& socket, const SecurityConfig& cfg, int minor, Deadline deadline,
+                              const FailureHook& failed, std::string* log);
+// SASL: the mechanism list, the client's choice and start data, then steps until Cyrus is done.
+// `tls_bits` is the TLS cipher strength under it (0: none, so only mechanisms with a layer).
+AuthGuard::Identity run_sasl(Socket& socket, const SecurityConfig& cfg, int minor, unsigned tls_bits,
+                             Deadline deadline, const FailureHook& failed, std::string* log);
+
 }  // namespace tessera::vnc

@@ -5,6 +5,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "auth/ticket_key.h"
@@ -13,6 +16,7 @@
 #include "capture/demo_source.h"
 #include "tests/alternating_source.h"
 #include "tests/log_capture.h"
+#include "transport/net/acceptor.h"
 #include "transport/net/refusal_log.h"
 #include "tests/spice_test_client.h"
 #include "transport/spice/spice_server.h"
@@ -307,6 +311,48 @@ TEST(RefusalLogTest, OneLineASecondCountingTheRest) {
   EXPECT_NE(all.find("test: refusing 0"), std::string::npos);
   EXPECT_EQ(all.find("refusing 1"), std::string::npos);
   EXPECT_NE(all.find("test: refusing late (and 4 more refusals in the last second)"), std::string::npos) << all;
+}
+
+// The accept loop both servers use: each admitted connection on its own thread with the index of
+// its listening socket, the cap refusing the next one (logged), and stop() ending the rest.
+TEST(AcceptorTest, AdmitsUpToTheCapEachOnItsOwnThreadAndStopEndsThem) {
+  LogCapture logs;
+  std::mutex mu;
+  std::vector<size_t> listeners;
+  std::atomic<int> serving{0}, ended{0};
+  net::Acceptor acceptor("test", std::make_shared<AuthGuard>(AuthLimits{}), 2,
+                         [&](std::unique_ptr<net::Socket> s, size_t listener, std::unique_ptr<AuthGuard::Slot>,
+                             net::Acceptor::Lease& lease) {
+                           {
+                             std::lock_guard lock(mu);
+                             listeners.push_back(listener);
+                           }
+                           ++serving;
+                           uint8_t b;
+                           try {
+                             s->read_exact(&b, 1, 0ms, "a byte that never comes");  // until stop() shuts it
+                           } catch (const std::exception&) {
+                           }
+                           lease.forget();
+                           ++ended;
+                         });
+  int fd0 = net::listen_tcp("127.0.0.1", 0), fd1 = net::listen_tcp("127.0.0.1", 0);
+  const uint16_t p0 = net::local_port(fd0), p1 = net::local_port(fd1);
+  acceptor.start({fd0, fd1});
+  RawConn a(p0), b(p1);
+  for (int i = 0; i < 200 && serving < 2; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(serving, 2);
+  EXPECT_EQ(acceptor.connection_count(), 2u);
+  RawConn refused(p0);
+  EXPECT_TRUE(refused.wait_closed(3000));
+  EXPECT_EQ(acceptor.refused(), 1u);
+  EXPECT_NE(logs.all().find("test: refusing 127.0.0.1"), std::string::npos) << logs.all();
+  EXPECT_NE(logs.all().find("2 connections open (limit)"), std::string::npos) << logs.all();
+  acceptor.stop();
+  EXPECT_EQ(ended, 2);
+  EXPECT_EQ(acceptor.connection_count(), 0u);
+  std::sort(listeners.begin(), listeners.end());
+  EXPECT_EQ(listeners, (std::vector<size_t>{0, 1}));
 }
 
 // A peer that closes is a typed error that says how much of the read had come.

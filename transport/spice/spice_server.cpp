@@ -89,6 +89,10 @@ SpiceServer::SpiceServer(SpiceServerConfig config, FrameHub& hub, TicketPolicy p
               channel_name(t)));
   }
   guard_ = config_.guard ? config_.guard : std::make_shared<AuthGuard>(config_.limits);
+  acceptor_ = std::make_unique<net::Acceptor>(
+      "spice", guard_, config_.max_connections,
+      [this](std::unique_ptr<Socket> s, size_t listener, std::unique_ptr<AuthGuard::Slot> slot,
+             net::Acceptor::Lease& lease) { serve(std::move(s), listener == 1, std::move(slot), lease); });
   if (!config_.sasl && policy_.enabled()) keys_ = std::make_unique<TicketKeyPool>();
   if (!config_.sasl && !policy_.enabled()) open_key_ = TicketKey::generate();
   ctx_.settings = config_.channel;
@@ -100,16 +104,21 @@ SpiceServer::~SpiceServer() { stop(); }
 
 void SpiceServer::start() {
   std::string auth = config_.sasl ? "SASL" : policy_.enabled() ? "ticket authentication" : "no authentication";
+  int plain_fd = -1, tls_fd = -1;  // listener 0 and 1
   if (config_.port) {
-    listen_fd_ = listen_tcp(config_.listen_address, *config_.port);
-    port_ = local_port(listen_fd_);
+    plain_fd = listen_tcp(config_.listen_address, *config_.port);
+    port_ = local_port(plain_fd);
   }
   if (config_.tls_port) {
-    tls_listen_fd_ = listen_tcp(config_.listen_address, *config_.tls_port);
-    tls_port_ = local_port(tls_listen_fd_);
+    try {
+      tls_fd = listen_tcp(config_.listen_address, *config_.tls_port);
+    } catch (...) {
+      if (plain_fd >= 0) ::close(plain_fd);
+      throw;
+    }
+    tls_port_ = local_port(tls_fd);
   }
-  if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  acceptor_ = std::thread([this] { accept_loop(); });
+  acceptor_->start({plain_fd, tls_fd});
   auto mechs = [](bool tls) {
     std::string out;
     for (const auto& m : SaslAuth::mechanisms_for(tls)) out += (out.empty() ? "" : ",") + m;
@@ -128,77 +137,20 @@ void SpiceServer::start() {
 }
 
 void SpiceServer::stop() {
-  if (stopping_.exchange(true)) return;
-  if (wake_pipe_[1] >= 0) (void)!::write(wake_pipe_[1], "x", 1);
-  if (acceptor_.joinable()) acceptor_.join();
-  std::unique_lock lock(mu_);
-  for (Socket* s : sockets_) s->shutdown();
-  idle_cv_.wait(lock, [&] { return threads_ == 0; });
+  acceptor_->stop();
+  std::lock_guard lock(mu_);
   sessions_.clear();
-  lock.unlock();
-  for (int fd : {listen_fd_, tls_listen_fd_, wake_pipe_[0], wake_pipe_[1]})
-    if (fd >= 0) ::close(fd);
-  listen_fd_ = tls_listen_fd_ = wake_pipe_[0] = wake_pipe_[1] = -1;
 }
 
-size_t SpiceServer::connection_count() const {
-  std::lock_guard lock(mu_);
-  return sockets_.size();
-}
+size_t SpiceServer::connection_count() const { return acceptor_->connection_count(); }
 
 size_t SpiceServer::session_count() const {
   std::lock_guard lock(mu_);
   return sessions_.size();
 }
 
-void SpiceServer::accept_loop() {
-  while (!stopping_) {
-    pollfd p[3] = {{wake_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}, {tls_listen_fd_, POLLIN, 0}};
-    if (::poll(p, 3, -1) < 0) continue;
-    if (p[0].revents) break;
-    for (int i = 1; i <= 2; ++i) {
-      if (!(p[i].revents & POLLIN)) continue;
-      bool tls = i == 2;
-      int fd = ::accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        // Out of descriptors or memory: the listening socket stays readable, so pause, not spin.
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          spdlog::warn("spice: cannot accept a connection: {}; retrying in 100 ms", std::strerror(errno));
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        continue;
-      }
-      auto sock = std::make_unique<Socket>(fd);
-      std::string why, evicted;
-      auto slot = guard_->admit(sock->peer_host(), std::chrono::steady_clock::now(), &why, &evicted);
-      if (!evicted.empty()) spdlog::warn("spice: {} for {}", evicted, sock->peer());
-      if (!slot) {
-        refusals_.note(fmt::format("refusing {}: {}", sock->peer(), why));
-        continue;
-      }
-      std::lock_guard lock(mu_);
-      if (sockets_.size() >= config_.max_connections) {
-        refusals_.note(fmt::format("refusing {}: {} connections open (limit)", sock->peer(), sockets_.size()));
-        continue;
-      }
-      Socket* raw = sock.get();
-      sockets_.insert(raw);
-      ++threads_;
-      try {
-        std::thread([this, s = std::move(sock), tls, sl = std::move(slot)]() mutable {
-          serve(std::move(s), tls, std::move(sl));
-        }).detach();
-      } catch (const std::system_error& e) {
-        // Out of threads: this connection is dropped (the lambda's socket closes); the rest go on.
-        sockets_.erase(raw);
-        --threads_;
-        refusals_.note(fmt::format("cannot start a thread for a connection: {}", e.what()));
-      }
-    }
-  }
-}
-
-void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot) {
+void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot,
+                        net::Acceptor::Lease& lease) {
   Socket* raw = socket.get();
   // link() may hand the socket to a channel that is gone by the time an error reaches the
   // handlers below: they use these copies, and write only for errors from before the handover.
@@ -263,17 +215,13 @@ void SpiceServer::serve(std::unique_ptr<Socket> socket, bool tls, std::unique_pt
   }
   slot.reset();  // authenticated or gone: no longer counts against the link-stage limits
   if (channel) channel->run();
-  {
+  if (channel && channel->link().channel_type == SPICE_CHANNEL_MAIN) {
     std::lock_guard lock(mu_);
-    // A closed main channel takes its session out of the table.
-    if (channel && channel->link().channel_type == SPICE_CHANNEL_MAIN) sessions_.erase(channel->link().connection_id);
-    sockets_.erase(raw);  // from here on stop() no longer touches this socket
+    sessions_.erase(channel->link().connection_id);  // a closed main channel takes its session out
   }
+  lease.forget();  // from here on stop() no longer touches this socket
   channel.reset();
   socket.reset();
-  std::lock_guard lock(mu_);
-  --threads_;
-  idle_cv_.notify_all();
 }
 
 void SpiceServer::authenticate(Socket& socket, Pending& p, const LinkMessage& m, const TicketKey* key) {

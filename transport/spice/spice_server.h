@@ -4,21 +4,17 @@
 // channel. Each connection has its own thread, so a slow, stuck or hostile client only ever
 // holds up itself; connections that have not authenticated yet are capped and bounded in time,
 // and an address that keeps failing to authenticate is made to wait.
-#include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
-#include <thread>
 
 #include "auth/auth_guard.h"
 #include "auth/ticket_key_pool.h"
 #include "auth/ticket_policy.h"
 #include "auth/tls_context.h"
-#include "transport/net/refusal_log.h"
+#include "transport/net/acceptor.h"
 #include "transport/spice/channel.h"
 
 namespace tessera::spice {
@@ -55,9 +51,9 @@ class SpiceServer {
   size_t session_count() const;
 
  private:
-  void accept_loop();
   struct Pending;  // one connection in the link stage
-  void serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot);
+  void serve(std::unique_ptr<Socket> socket, bool tls, std::unique_ptr<AuthGuard::Slot> slot,
+             net::Acceptor::Lease& lease);
   std::shared_ptr<Channel> link(std::unique_ptr<Socket>& socket, Pending& p);
   void authenticate(Socket& socket, Pending& p, const LinkMessage& m, const TicketKey* key);
 
@@ -67,17 +63,10 @@ class SpiceServer {
   std::optional<TicketKey> open_key_;    // ticketing off: nothing is checked, one key serves
   TicketPolicy policy_;
   std::shared_ptr<AuthGuard> guard_;
-  int listen_fd_ = -1, tls_listen_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
   uint16_t port_ = 0, tls_port_ = 0;
-  net::RefusalLog refusals_{"spice"};
-  std::thread acceptor_;
-  std::atomic<bool> stopping_{false};
+  std::unique_ptr<net::Acceptor> acceptor_;
 
   mutable std::mutex mu_;
-  std::condition_variable idle_cv_;
-  std::set<Socket*> sockets_;
-  size_t threads_ = 0;
   std::map<uint32_t, std::shared_ptr<Session>> sessions_;
 };
 

@@ -3,16 +3,12 @@
 // link-stage limits as SPICE (a deadline, caps on unauthenticated connections, per-address
 // backoff), then a VncConnection per client. A thread per connection, so a slow or hostile
 // client only holds up itself.
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <set>
-#include <thread>
+#include <memory>
 
 #include "auth/auth_guard.h"
 #include "core/frame_hub.h"
 #include "core/input_event.h"
-#include "transport/net/refusal_log.h"
+#include "transport/net/acceptor.h"
 #include "transport/vnc/vnc_connection.h"
 #include "transport/vnc/vnc_security.h"
 
@@ -39,23 +35,14 @@ class VncServer {
   size_t connection_count() const;
 
  private:
-  void accept_loop();
-  void serve(std::unique_ptr<net::Socket> socket, std::unique_ptr<AuthGuard::Slot> slot);
+  void serve(std::unique_ptr<net::Socket> socket, std::unique_ptr<AuthGuard::Slot> slot, net::Acceptor::Lease& lease);
 
   VncServerConfig config_;
   FrameHub& hub_;
   InputSink input_;
   std::shared_ptr<AuthGuard> guard_;
-  int listen_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
   uint16_t port_ = 0;
-  std::thread acceptor_;
-  std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  std::condition_variable idle_cv_;
-  std::set<net::Socket*> sockets_;
-  size_t threads_ = 0;
-  net::RefusalLog refusals_{"vnc"};
+  std::unique_ptr<net::Acceptor> acceptor_;
 };
 
 }  // namespace tessera::vnc

@@ -259,3 +259,30 @@ TEST(Scancodes, PlainExtendedAndPause) {
   EXPECT_TRUE(d.feed(std::vector<uint8_t>{0x7F, 0xE0, 0x01}).empty());  // unknown codes are skipped
   EXPECT_EQ(d.feed(std::vector<uint8_t>{0x02}).at(0).evdev, 2u);      // and do not poison what follows
 }
+
+TEST(SpiceClientMessages, DisplayInitAndMessageHeadersAreReadOrRefused) {
+  auto init = WireWriter().u8(1).u64(1u << 20).u8(2).u32(0xFFFFFFFFu).take();
+  WireReader r(init, "DISPLAY_INIT");
+  DisplayInit d = parse_display_init(r);
+  EXPECT_EQ(d.cache_id, 1);
+  EXPECT_EQ(d.cache_pixels, 1 << 20);
+  EXPECT_EQ(d.glz_dictionary_id, 2);
+  EXPECT_EQ(d.glz_window_pixels, -1);  // a signed window, as spice-gtk sends it; the channel clamps it
+  std::vector<uint8_t> short_init(init.begin(), init.end() - 1);
+  WireReader rs(short_init, "DISPLAY_INIT");
+  EXPECT_THROW(parse_display_init(rs), ProtocolError);
+
+  auto mini = WireWriter().u16(101).u32(14).take();
+  MessageHeader h = parse_message_header(mini, true, 1024);
+  EXPECT_EQ(h.type, 101);
+  EXPECT_EQ(h.size, 14u);
+  auto full = WireWriter().u64(7).u16(102).u32(32).u32(0).take();
+  EXPECT_EQ(parse_message_header(full, false, 1024).type, 102);
+  try {
+    parse_message_header(WireWriter().u16(101).u32(1u << 30).take(), true, 1024);
+    ADD_FAILURE() << "a body over the limit was accepted";
+  } catch (const ProtocolError& e) {
+    EXPECT_STREQ(e.what(), "message type 101 claims 1073741824 bytes (limit 1024)");
+  }
+  EXPECT_THROW(parse_message_header(mini, false, 1024), ProtocolError);  // 6 bytes are not a full header
+}

@@ -1,6 +1,8 @@
-// libFuzzer: SPICE client messages after the link, as the channels read them: inputs (keys,
-// scan codes across messages, pointer), display STREAM_REPORT and PREFERRED_VIDEO_CODEC_TYPE.
-// Input: a sequence of [u16 type][u16 length][body]; any bytes, no crash, only ProtocolError.
+// libFuzzer: SPICE client messages after the link, as the channels read them: the message
+// header (mini and full), inputs (keys, scan codes across messages, pointer), display INIT,
+// STREAM_REPORT and PREFERRED_VIDEO_CODEC_TYPE. Input: a sequence of [u16 type][u16 length][body]
+// where type % 5 picks the reader and type / 5 is the message type; any bytes, no crash, only
+// ProtocolError.
 #include <cstdint>
 
 #include "transport/spice/inputs_reader.h"
@@ -20,9 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at += len;
     try {
       WireReader r(body, "message body");
-      switch (type % 3) {
+      switch (type % 5) {
         case 0: {
-          auto res = inputs.read(uint16_t(type / 3), r);
+          auto res = inputs.read(uint16_t(type / 5), r);
           for (const auto& e : res.events)
             if (e.kind == tessera::InputEvent::Kind::KeyDown && e.key == 0) __builtin_trap();  // no unnamed keys
           break;
@@ -30,6 +32,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 1:
           parse_stream_report(r);
           break;
+        case 3:
+          parse_display_init(r);
+          break;
+        case 4: {
+          auto h = parse_message_header(body, type / 5 % 2 == 0, 1 << 16);
+          if (h.size > (1 << 16)) __builtin_trap();
+          break;
+        }
         default: {
           auto codecs = parse_preferred_video_codecs(r);
           if (codecs.size() > body.size()) __builtin_trap();

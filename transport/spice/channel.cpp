@@ -163,7 +163,7 @@ void Channel::keep_alive() {
 }
 
 void Channel::read_loop() {
-  const size_t header_bytes = mini_header_ ? 6 : 18;
+  const size_t header_bytes = mini_header_ ? kMiniHeaderBytes : kFullHeaderBytes;
   std::vector<uint8_t> header(header_bytes), body;
   const auto wait =
       std::min(std::chrono::milliseconds(1000), std::max(std::chrono::milliseconds(10), ping_every() / 2));
@@ -188,13 +188,7 @@ void Channel::read_loop() {
     }
     last_heard_ = std::chrono::steady_clock::now();
     socket_->read_exact(header.data() + 1, header_bytes - 1, ctx_.settings.message_timeout, "message header");
-    WireReader h(header, "message header");
-    if (!mini_header_) h.u64();
-    uint16_t type = h.u16();
-    uint32_t size = h.u32();
-    if (size > ctx_.settings.max_message_bytes)
-      throw ProtocolError(fmt::format("message type {} claims {} bytes (limit {})", type, size,
-                                      ctx_.settings.max_message_bytes));
+    auto [type, size] = parse_message_header(header, mini_header_, ctx_.settings.max_message_bytes);
     body.resize(size);
     if (size) socket_->read_exact(body.data(), size, ctx_.settings.message_timeout, "message body");
     WireReader r(body, "message body");

@@ -35,14 +35,12 @@ void DisplayChannel::on_stop() {
 void DisplayChannel::on_message(uint16_t type, WireReader& body) {
   switch (type) {
     case SPICE_MSGC_DISPLAY_INIT: {
-      body.u8();  // pixmap cache id
-      int64_t cache_pixels = int64_t(body.u64());
-      body.u8();  // GLZ dictionary id
-      int64_t glz_window = int32_t(body.u32());
-      spdlog::debug("{}: client INIT: pixmap cache {} pixels, GLZ window {} pixels", tag(), cache_pixels, glz_window);
+      DisplayInit init = parse_display_init(body);
+      spdlog::debug("{}: client INIT: pixmap cache {} pixels, GLZ window {} pixels", tag(), init.cache_pixels,
+                    init.glz_window_pixels);
       // A cache larger than any sane client's is not believed (it bounds our own table).
-      writer_->set_client_cache(std::clamp<int64_t>(cache_pixels, 0, kMaxCachePixels),
-                                std::clamp<int64_t>(glz_window, 0, kMaxGlzPixels));
+      writer_->set_client_cache(std::clamp<int64_t>(init.cache_pixels, 0, kMaxCachePixels),
+                                std::clamp<int64_t>(init.glz_window_pixels, 0, kMaxGlzPixels));
       std::lock_guard lock(init_mu_);
       init_received_ = true;
       break;

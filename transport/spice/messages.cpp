@@ -1,5 +1,7 @@
 #include "transport/spice/messages.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace tessera::spice {
@@ -250,6 +252,26 @@ std::vector<uint8_t> parse_preferred_video_codecs(WireReader& r) {
   uint8_t n = r.u8();
   auto b = r.bytes(n);
   return {b.begin(), b.end()};
+}
+
+DisplayInit parse_display_init(WireReader& r) {
+  DisplayInit d;
+  d.cache_id = r.u8();
+  d.cache_pixels = int64_t(r.u64());
+  d.glz_dictionary_id = r.u8();
+  d.glz_window_pixels = int32_t(r.u32());
+  return d;
+}
+
+MessageHeader parse_message_header(std::span<const uint8_t> bytes, bool mini, size_t max_body) {
+  WireReader h(bytes, "message header");
+  if (!mini) h.u64();  // serial
+  MessageHeader m;
+  m.type = h.u16();
+  m.size = h.u32();
+  if (m.size > max_body)
+    throw ProtocolError(fmt::format("message type {} claims {} bytes (limit {})", m.type, m.size, max_body));
+  return m;
 }
 
 }  // namespace tessera::spice

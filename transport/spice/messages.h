@@ -94,6 +94,24 @@ StreamReport parse_stream_report(WireReader& r);
 // PREFERRED_VIDEO_CODEC_TYPE: the client's codec types, most wanted first.
 std::vector<uint8_t> parse_preferred_video_codecs(WireReader& r);
 
+// SPICE_MSGC_DISPLAY_INIT: the client's pixmap cache and GLZ dictionary sizes, in pixels, as the
+// client sent them (the channel bounds them).
+struct DisplayInit {
+  uint8_t cache_id = 0, glz_dictionary_id = 0;
+  int64_t cache_pixels = 0, glz_window_pixels = 0;
+};
+DisplayInit parse_display_init(WireReader& r);
+
+// What precedes every message body after the link: type and size, in the mini header (6 bytes)
+// or the full one (18: a serial first, and a sub-list offset after). Throws ProtocolError for a
+// size over `max_body`, before anything is allocated.
+struct MessageHeader {
+  uint16_t type = 0;
+  uint32_t size = 0;
+};
+constexpr size_t kMiniHeaderBytes = 6, kFullHeaderBytes = 18;
+MessageHeader parse_message_header(std::span<const uint8_t> bytes, bool mini, size_t max_body);
+
 // Inputs channel.
 Body inputs_init(uint16_t modifiers);
 Body inputs_key_modifiers(uint16_t modifiers);

@@ -84,6 +84,46 @@ void BM_tracker_demo(benchmark::State& s, Res r) {
   set_bytes(s, *f[0]);
 }
 
+// A terminal-like page: 8x16 cells of two-colour "glyphs" (some lines blank, short lines), as
+// a listing scrolling in an xterm shows.
+Frame text_page(int w, int h, uint32_t seed) {
+  Frame f(w, h);
+  f.fill(f.bounds(), 0x00FFFFFFu);
+  std::mt19937 rng(seed);
+  for (int row = 0; row * 16 < h; ++row) {
+    if (rng() % 6 == 0) continue;  // a blank line
+    int len = int(rng() % uint32_t(w / 8));
+    for (int col = 0; col < len; ++col) {
+      uint32_t glyph = uint32_t(rng());
+      for (int y = 2; y < 14 && row * 16 + y < h; ++y)
+        for (int x = 1; x < 7; ++x)
+          if (glyph >> ((y * 6 + x) % 32) & 1) f.set_pixel(col * 8 + x, row * 16 + y, 0);
+    }
+  }
+  return f;
+}
+
+// The tracker on a listing that scrolls one text line (16 rows) a frame: the row hashing and
+// voting of the scroll search, then the moves found.
+void BM_tracker_scroll(benchmark::State& s, Res r) {
+  Frame tall = text_page(r.w, r.h + 16 * 64, 7);
+  std::vector<FramePtr> f;
+  for (int i = 0; i < 64; ++i) {
+    auto fr = std::make_shared<Frame>(r.w, r.h);
+    for (int y = 0; y < r.h; ++y) std::memcpy(fr->row(y), tall.row(y + 16 * i), size_t(r.w) * 4);
+    f.push_back(fr);
+  }
+  DamageTracker t;
+  auto now = std::chrono::steady_clock::now();
+  size_t i = 0;
+  for (auto _ : s) {
+    auto c = t.update(f[i++ % f.size()], nullptr, now);
+    benchmark::DoNotOptimize(c);
+    now += std::chrono::milliseconds(33);
+  }
+  set_bytes(s, *f[0]);
+}
+
 // Collects bytes/s per benchmark so that the ratios can be printed after the run.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
@@ -112,6 +152,7 @@ BENCHMARK_CAPTURE(BM_diff, 1080p_1pct_t64, k1080p, Change::OnePercent, 64);
 BENCHMARK_CAPTURE(BM_diff, 1080p_all_t16, k1080p, Change::All, 16);
 BENCHMARK_CAPTURE(BM_diff, 1080p_all_t64, k1080p, Change::All, 64);
 BENCHMARK_CAPTURE(BM_tracker_demo, 1080p, k1080p);
+BENCHMARK_CAPTURE(BM_tracker_scroll, 1080p, k1080p);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -253,12 +253,26 @@ void DamageTracker::find_moves(const Frame& cur, FrameChange& out) {
         const uint32_t* p = prev.row(y);
         // Most rows of a grown move's area did not change at all.
         if (std::memcmp(c + r.x, p + r.x, size_t(r.width) * 4) == 0) continue;
-        const uint32_t* q = y - dy >= 0 && y - dy < prev.height() ? prev.row(y - dy) : nullptr;
-        for (int32_t x = r.x; x < r.right(); ++x) {
-          if (c[x] == p[x]) continue;
-          ++differ;
-          matched += q && x - dx >= 0 && x - dx < prev.width() && c[x] == q[x - dx];
+        // Branch-free counts over the columns whose source lies inside the frame, so that the
+        // compiler vectorises them: on a whole-screen scroll every row lands here.
+        int32_t lo = r.x, hi = r.right();
+        const bool row_in = y - dy >= 0 && y - dy < prev.height();
+        if (row_in) lo = std::max(lo, dx), hi = std::min(hi, prev.width() + dx);
+        if (!row_in || lo > hi) lo = hi = r.x;
+        int64_t d = 0, mt = 0;
+        for (int32_t x = r.x; x < lo; ++x) d += c[x] != p[x];
+        for (int32_t x = hi; x < r.right(); ++x) d += c[x] != p[x];
+        if (lo < hi) {
+          const uint32_t* q = prev.row(y - dy);
+          for (int32_t x = lo; x < hi; ++x) {
+            const uint32_t cx = c[x];
+            const int32_t changed = cx != p[x];
+            d += changed;
+            mt += changed & int32_t(cx == q[x - dx]);
+          }
         }
+        differ += d;
+        matched += mt;
       }
     return matched * 100 >= differ * kMinMoveShare;
   };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bitset>
+#include <climits>
+#include <iterator>
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -86,25 +88,40 @@ std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, co
     distinctive += !fc;
   }
   if (distinctive < min_rows / 2) return std::nullopt;
-  std::unordered_multimap<uint64_t, int32_t> where;
+  // The old rows by hash, sorted (no per-row allocation, as a hash map would make).
+  std::vector<std::pair<uint64_t, int32_t>> where;
   where.reserve(rows);
   for (int32_t i = 0; i < h; ++i) {
     bool fp = false;
     hp[size_t(i)] = hash_row(prev.row(a.y + i) + a.x, a.width, fp);
-    if (!fp) where.emplace(hp[size_t(i)], i);
+    if (!fp) where.emplace_back(hp[size_t(i)], i);
   }
-  // Each distinctive row of the new frame votes for the shifts that would explain it.
-  std::unordered_map<int32_t, int32_t> votes;
+  std::sort(where.begin(), where.end());
+  // Each distinctive row of the new frame votes for the shifts that would explain it: the four
+  // old rows with its hash nearest to it (repeated lines would otherwise vote for every shift
+  // between them).
+  std::vector<int32_t> votes(size_t(2 * h + 1));  // index dy + h
   for (int32_t i = 0; i < h; ++i) {
     if (flat_c[size_t(i)]) continue;
-    auto [b, e] = where.equal_range(hc[size_t(i)]);
-    int n = 0;
-    for (auto it = b; it != e && n < 4; ++it, ++n)
-      if (it->second != i) ++votes[i - it->second];
+    const uint64_t key = hc[size_t(i)];
+    auto first = std::lower_bound(where.begin(), where.end(), std::pair<uint64_t, int32_t>{key, INT32_MIN});
+    auto at = std::lower_bound(first, where.end(), std::pair<uint64_t, int32_t>{key, i});
+    auto lo = at, hi = at;
+    for (int n = 0; n < 4; ++n) {
+      bool below = lo != first, above = hi != where.end() && hi->first == key;
+      if (!below && !above) break;
+      // The nearer side next.
+      if (below && (!above || i - std::prev(lo)->second <= hi->second - i)) --lo;
+      else ++hi;
+    }
+    for (auto it = lo; it != hi; ++it)
+      if (it->second != i) ++votes[size_t(i - it->second + h)];
   }
   int32_t best_dy = 0, best_votes = 0;
-  for (auto [dy, v] : votes)
-    if (v > best_votes || (v == best_votes && std::abs(dy) < std::abs(best_dy))) best_dy = dy, best_votes = v;
+  for (int32_t dy = -h; dy <= h; ++dy) {
+    int32_t v = votes[size_t(dy + h)];
+    if (v > best_votes || (v == best_votes && v > 0 && std::abs(dy) < std::abs(best_dy))) best_dy = dy, best_votes = v;
+  }
   if (best_votes < min_rows / 2) return std::nullopt;
 
   // The longest run of rows that match exactly under that shift.

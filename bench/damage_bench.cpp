@@ -68,20 +68,25 @@ void BM_diff(benchmark::State& s, Res r, Change c, int tile) {
   set_bytes(s, a);
 }
 
+// The whole tracker over `frames` in a loop, one every 33 ms of its clock.
+void run_tracker(benchmark::State& s, const std::vector<FramePtr>& frames) {
+  DamageTracker t;
+  auto now = std::chrono::steady_clock::now();
+  size_t i = 0;
+  for (auto _ : s) {
+    auto c = t.update(frames[i++ % frames.size()], nullptr, now);
+    benchmark::DoNotOptimize(c);
+    now += std::chrono::milliseconds(33);
+  }
+  set_bytes(s, *frames[0]);
+}
+
 // The whole tracker (diff, scroll search, classification) on the demo desktop, frame to frame.
 void BM_tracker_demo(benchmark::State& s, Res r) {
   DemoSource d({r.w, r.h}, 30);
   std::vector<FramePtr> f;
   for (uint64_t i = 0; i < 16; ++i) f.push_back(std::make_shared<Frame>(d.render(i)));
-  DamageTracker t;
-  auto now = std::chrono::steady_clock::now();
-  size_t i = 0;
-  for (auto _ : s) {
-    auto c = t.update(f[i++ % f.size()], nullptr, now);
-    benchmark::DoNotOptimize(c);
-    now += std::chrono::milliseconds(33);
-  }
-  set_bytes(s, *f[0]);
+  run_tracker(s, f);
 }
 
 // A terminal-like page: 8x16 cells of two-colour "glyphs" (some lines blank, short lines), as
@@ -113,15 +118,7 @@ void BM_tracker_scroll(benchmark::State& s, Res r) {
     for (int y = 0; y < r.h; ++y) std::memcpy(fr->row(y), tall.row(y + 16 * i), size_t(r.w) * 4);
     f.push_back(fr);
   }
-  DamageTracker t;
-  auto now = std::chrono::steady_clock::now();
-  size_t i = 0;
-  for (auto _ : s) {
-    auto c = t.update(f[i++ % f.size()], nullptr, now);
-    benchmark::DoNotOptimize(c);
-    now += std::chrono::milliseconds(33);
-  }
-  set_bytes(s, *f[0]);
+  run_tracker(s, f);
 }
 
 // Collects bytes/s per benchmark so that the ratios can be printed after the run.

@@ -98,8 +98,8 @@ std::optional<Move> find_vertical_scroll(const Frame& prev, const Frame& cur, co
   }
   std::sort(where.begin(), where.end());
   // Each distinctive row of the new frame votes for the shifts that would explain it: the four
-  // old rows with its hash nearest to it (repeated lines would otherwise vote for every shift
-  // between them).
+  // old rows with its hash nearest to it, its own row among them if it is one (that one votes
+  // for nothing; repeated lines would otherwise vote for every shift between them).
   std::vector<int32_t> votes(size_t(2 * h + 1));  // index dy + h
   for (int32_t i = 0; i < h; ++i) {
     if (flat_c[size_t(i)]) continue;

@@ -27,6 +27,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   std::ofstream(root + "/tessera.conf") << "mech_list: PLAIN DIGEST-MD5 SCRAM-SHA-256\nsasldb_path: " << root
                                         << "/sasldb2\n";
   SaslAuth::init(SaslConfig{"tessera", root});
+  static const std::string dir = root;  // Cyrus reads it at init only
+  std::atexit([] { fs::remove_all(dir); });
   for (const char* service : {"vnc", "spice"}) {
     sasl_conn_t* conn = nullptr;
     if (sasl_server_new(service, nullptr, nullptr, nullptr, nullptr, nullptr, 0, &conn) != SASL_OK) std::abort();

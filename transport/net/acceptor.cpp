@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include "core/log.h"
@@ -23,6 +24,11 @@ Acceptor::Acceptor(std::string protocol, std::shared_ptr<AuthGuard> guard, size_
 Acceptor::~Acceptor() { stop(); }
 
 void Acceptor::start(std::vector<int> listen_fds) {
+  if (stopping_ || thread_.joinable()) {
+    for (int fd : listen_fds)
+      if (fd >= 0) ::close(fd);
+    throw std::logic_error(protocol_ + ": the accept loop was started already, or stopped");
+  }
   listen_fds_ = std::move(listen_fds);
   if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed: " + std::string(std::strerror(errno)));
   thread_ = std::thread([this] { loop(); });
@@ -34,7 +40,7 @@ void Acceptor::stop() {
   if (thread_.joinable()) thread_.join();
   {
     std::unique_lock lock(mu_);
-    for (Socket* s : sockets_) s->shutdown();
+    for (auto& [id, s] : sockets_) s->shutdown();
     idle_cv_.wait(lock, [&] { return threads_ == 0; });
   }
   for (int& fd : listen_fds_)
@@ -46,7 +52,7 @@ void Acceptor::stop() {
 void Acceptor::Lease::forget() {
   if (std::exchange(forgotten_, true)) return;
   std::lock_guard lock(acceptor_.mu_);
-  acceptor_.sockets_.erase(socket_);
+  acceptor_.sockets_.erase(id_);
 }
 
 size_t Acceptor::connection_count() const {
@@ -91,12 +97,12 @@ void Acceptor::accept_one(int listen_fd, size_t listener) {
     refusals_.note(fmt::format("refusing {}: {}", sock->peer(), why), now);
     return;
   }
-  Socket* raw = sock.get();
-  sockets_.insert(raw);
+  const uint64_t id = next_id_++;
+  sockets_.emplace(id, sock.get());
   ++threads_;
   try {
-    std::thread([this, raw, listener, s = std::move(sock), sl = std::move(slot)]() mutable {
-      Lease lease(*this, raw);
+    std::thread([this, id, listener, s = std::move(sock), sl = std::move(slot)]() mutable {
+      Lease lease(*this, id);
       serve_(std::move(s), listener, std::move(sl), lease);
       lease.forget();
       std::lock_guard done(mu_);
@@ -105,7 +111,7 @@ void Acceptor::accept_one(int listen_fd, size_t listener) {
     }).detach();
   } catch (const std::system_error& e) {
     // Out of threads: this connection is dropped (the lambda's socket closes); the rest go on.
-    sockets_.erase(raw);
+    sockets_.erase(id);
     --threads_;
     ++refused_;
     refusals_.note(fmt::format("cannot start a thread for a connection: {}", e.what()), now);

@@ -10,7 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <set>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,9 +31,9 @@ class Acceptor {
 
    private:
     friend class Acceptor;
-    Lease(Acceptor& a, Socket* s) : acceptor_(a), socket_(s) {}
+    Lease(Acceptor& a, uint64_t id) : acceptor_(a), id_(id) {}
     Acceptor& acceptor_;
-    Socket* socket_;
+    uint64_t id_;  // not the socket's address: a new socket may be given the same one
     bool forgotten_ = false;
   };
   // Runs one connection on its own thread. `listener` is the index of the listening socket it
@@ -47,7 +47,7 @@ class Acceptor {
   Acceptor& operator=(const Acceptor&) = delete;
 
   // Takes the listening sockets (closed by stop()) and starts the loop. -1 entries are skipped
-  // but keep their index.
+  // but keep their index. Once only, and never after stop().
   void start(std::vector<int> listen_fds);
   void stop();
   size_t connection_count() const;
@@ -69,7 +69,8 @@ class Acceptor {
   std::atomic<size_t> refused_{0};
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
-  std::set<Socket*> sockets_;  // live connections' sockets, for stop()
+  std::map<uint64_t, Socket*> sockets_;  // live connections' sockets by connection, for stop()
+  uint64_t next_id_ = 0;
   size_t threads_ = 0;
 };
 

@@ -137,6 +137,7 @@ void SpiceServer::start() {
 }
 
 void SpiceServer::stop() {
+  if (stopping_.exchange(true)) return;
   acceptor_->stop();
   std::lock_guard lock(mu_);
   sessions_.clear();

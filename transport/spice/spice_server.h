@@ -4,10 +4,12 @@
 // channel. Each connection has its own thread, so a slow, stuck or hostile client only ever
 // holds up itself; connections that have not authenticated yet are capped and bounded in time,
 // and an address that keeps failing to authenticate is made to wait.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "auth/auth_guard.h"
@@ -64,10 +66,12 @@ class SpiceServer {
   TicketPolicy policy_;
   std::shared_ptr<AuthGuard> guard_;
   uint16_t port_ = 0, tls_port_ = 0;
-  std::unique_ptr<net::Acceptor> acceptor_;
+  std::atomic<bool> stopping_{false};
 
   mutable std::mutex mu_;
   std::map<uint32_t, std::shared_ptr<Session>> sessions_;
+  // Last: destroyed first, so its connections' threads end while what they use still exists.
+  std::unique_ptr<net::Acceptor> acceptor_;
 };
 
 }  // namespace tessera::spice

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_set>
 #include <toml++/toml.h>
 
 #include "encode/video_codec.h"
@@ -88,7 +89,22 @@ void RunConfig::validate() const {
 }
 
 std::vector<RunConfig> Sweep::expand() const {
+  // The product is checked before anything is built: a few long lists multiply to more runs
+  // than any machine finishes (a fuzzed plan took 19 s just to expand).
+  const size_t sizes[] = {codec.size(),        backend.size(),           preset.size(),           bitrate_kbps.size(),
+                          tile_size.size(),    enter_changes.size(),     enter_window.size(),     lossless_after_ms.size(),
+                          min_motion_tiles.size(), threads.size(),       image_codec.size(),      fast_motion_tiles.size(),
+                          picture_start.size(), repaint_budget.size(),   moves.size()};
+  size_t product = 1;
+  for (size_t n : sizes) {
+    if (n == 0) throw std::invalid_argument("a sweep list is empty");
+    product = n > kMaxSweepRuns / product ? kMaxSweepRuns + 1 : product * n;
+  }
+  if (product > kMaxSweepRuns)
+    throw std::invalid_argument(fmt::format("the sweep combines to more than {} runs: shorten its lists",
+                                            kMaxSweepRuns));
   std::vector<RunConfig> out;
+  std::unordered_set<std::string> seen;
   for (const auto& c : codec)
     for (const auto& b : backend)
       for (const auto& p : preset)
@@ -108,9 +124,7 @@ std::vector<RunConfig> Sweep::expand() const {
                         r.validate();
                         // "off" ignores the encoder settings: one run per remaining setting.
                         if (c == "off") r.backend = "ffmpeg", r.preset = "", r.bitrate_kbps = 0, r.threads = 1;
-                        bool dup = false;
-                        for (const auto& o : out) dup |= o.slug() == r.slug();
-                        if (!dup) out.push_back(r);
+                        if (seen.insert(r.slug()).second) out.push_back(r);
                               }
   return out;
 }

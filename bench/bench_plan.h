@@ -58,6 +58,7 @@ struct RunConfig {
 
 // Every swept setting as a list of values; the plan is their cartesian product.
 struct Sweep {
+  static constexpr size_t kMaxSweepRuns = 4096;  // combinations before duplicates are dropped
   std::vector<std::string> codec{"h264"}, backend{"ffmpeg"}, preset{""};
   std::vector<int> bitrate_kbps{8000}, tile_size{32}, enter_changes{4}, enter_window{6}, lossless_after_ms{300},
       min_motion_tiles{12}, threads{1};
@@ -66,6 +67,8 @@ struct Sweep {
   std::vector<bool> picture_start{true};
   std::vector<std::string> repaint_budget{"auto"};
   std::vector<bool> moves{true};
+  // Throws std::invalid_argument for a bad setting, an empty list, or more than kMaxSweepRuns
+  // combinations.
   std::vector<RunConfig> expand() const;
 };
 

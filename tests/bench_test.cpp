@@ -387,3 +387,29 @@ TEST(BenchRun, RecordedTracesPlayBack) {
   EXPECT_THROW(TraceSource{dir}, std::runtime_error);  // no frames
   std::filesystem::remove_all(dir);
 }
+
+TEST(BenchPlan, ASweepOfTooManyRunsIsRefusedBeforeItIsBuilt) {
+  Sweep s;
+  s.bitrate_kbps = {1000, 2000, 3000, 4000};
+  s.tile_size = {16, 32, 64};
+  s.enter_changes = {2, 3, 4};
+  s.enter_window = {6, 7, 8};
+  s.lossless_after_ms = {100, 200, 300};
+  s.min_motion_tiles = {4, 8, 12};
+  s.fast_motion_tiles = {0, 24, 48};
+  EXPECT_EQ(s.expand().size(), 4u * 3 * 3 * 3 * 3 * 3 * 3);  // 2,916: within the limit
+  s.picture_start = {true, false};  // 5,832 combinations
+  try {
+    s.expand();
+    ADD_FAILURE() << "5,832 runs were expanded";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "the sweep combines to more than 4096 runs: shorten its lists");
+  }
+  // Fifteen lists of 20 would overflow a plain product.
+  Sweep huge;
+  huge.bitrate_kbps.assign(20, 1000);
+  huge.tile_size.assign(20, 32);
+  huge.enter_changes.assign(20, 4);
+  huge.threads.assign(20, 1);
+  EXPECT_THROW(huge.expand(), std::invalid_argument);
+}

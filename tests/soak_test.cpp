@@ -29,6 +29,8 @@
 #include "tests/rfb_test_client.h"
 #include "tests/spice_test_client.h"
 #include "tests/test_pki.h"
+#include "transport/net/sasl_framing.h"
+#include "transport/vnc/rfb_wire.h"
 #include "transport/spice/spice_server.h"
 #include "transport/vnc/vnc_server.h"
 
@@ -113,10 +115,6 @@ bool vnc_login(uint16_t port, const std::string& password, bool stop_reading = f
   return true;
 }
 
-void put_u32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-
 // A VNC SASL login that fails: DIGEST-MD5 answered with a response that is not one, or a
 // mechanism that was not offered. "" when the server closed the connection at that point;
 // otherwise what went differently, in capitals (the test fails on those).
@@ -128,21 +126,16 @@ std::string vnc_sasl_failure(uint16_t port, bool unknown_mechanism) {
   uint32_t len = c.u32();
   if (len == 0xFFFFFFFF || len > 4096 || c.bytes(len).size() != len) return " BROKEN (no mechanism list)";
   std::string mech = unknown_mechanism ? "NOT-A-MECH" : "DIGEST-MD5";
-  std::vector<uint8_t> start;
-  put_u32(start, uint32_t(mech.size()));
-  start.insert(start.end(), mech.begin(), mech.end());
-  put_u32(start, 0);  // no start data: DIGEST-MD5 begins with the server's challenge
+  std::vector<uint8_t> start = vnc::BeWriter().u32(uint32_t(mech.size())).str(mech).take();
+  // No start data: DIGEST-MD5 begins with the server's challenge.
+  auto none = net::encode_sasl_data(std::nullopt, net::ByteOrder::Big);
+  start.insert(start.end(), none.begin(), none.end());
   c.send(start);
   if (!unknown_mechanism) {
     uint32_t clen = c.u32();
     if (clen == 0xFFFFFFFF || clen > 65536 || c.bytes(clen).size() != clen || c.u8() != 0)
       return " BROKEN (no challenge)";
-    std::string junk = "username=\"soak\",response=0000";
-    std::vector<uint8_t> step;
-    put_u32(step, uint32_t(junk.size() + 1));
-    step.insert(step.end(), junk.begin(), junk.end());
-    step.push_back(0);
-    c.send(step);
+    c.send(net::encode_sasl_data(std::string("username=\"soak\",response=0000"), net::ByteOrder::Big));
   }
   return c.closed(3000) ? "" : " ACCEPTED";
 }

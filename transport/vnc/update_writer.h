@@ -74,7 +74,6 @@ class UpdateWriter {
   uint64_t copies() const { return copies_; }
   uint64_t lossy_rects() const { return lossy_rects_; }
   uint64_t h264_frames() const { return h264_frames_; }
-  const Region& lossy() const { return lossy_; }
 
  private:
   std::shared_ptr<const EncoderCatalog> catalog_;
